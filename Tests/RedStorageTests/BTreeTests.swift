@@ -119,6 +119,28 @@ import Testing
         #expect(try store.allEntries().map(\.0) == expected)
     }
 
+    @Test func leavesALoadFillsGiveBackTheirSlack() throws {
+        let store = try StoreHarness().open(cacheBytes: 64 << 20)
+        let n = 20_000
+        try store.write { try $0.putSorted((0..<n).map { (key($0), value($0, size: 30)) }) }
+        let nodes = store.cache.dirtyNodes(upTo: .max)
+        let leaves = nodes.filter(\.isLeaf).sorted { $0.key(at: 0).lexicographicallyPrecedes($1.key(at: 0)) }
+        #expect(leaves.count > 100)
+        // Every leaf the load left behind holds its cells and nothing more; the last is still open.
+        for leaf in leaves.dropLast() { #expect(leaf.bufferBytes == leaf.used, "leaf \(leaf.pageID)") }
+        #expect(leaves.last!.bufferBytes == BTreeNode.maxCellBytes)
+        // The cache counts what the nodes hold now.
+        #expect(store.cache.statistics.residentBytes == nodes.reduce(0) { $0 + $1.memoryFootprint })
+
+        // Writing into a fitted leaf grows it again.
+        try store.write { tx in
+            for i in stride(from: 1, to: n, by: 97) { try tx.put(key(i) + [0x7F], value(i, size: 30)) }
+        }
+        _ = try store.verify()
+        let expected: [[UInt8]] = (0..<n).flatMap { i -> [[UInt8]] in i % 97 == 1 ? [key(i), key(i) + [0x7F]] : [key(i)] }
+        #expect(try store.allEntries().map(\.0) == expected)
+    }
+
     @Test func rangeBatchesHonourInclusiveBounds() throws {
         let store = try StoreHarness().open()
         for i in stride(from: 0, to: 1000, by: 2) { try store.write { try $0.put(key(i), [1]) } }

@@ -140,6 +140,58 @@ import Testing
         h.fs.setFailWrites(false)
         for (k, v) in model { #expect(try store.read { try $0.get(k) } == v) }
     }
+
+    /// An eviction that fails inside a tree change must not leave the change half made: the
+    /// engine stops writing after such a failure but goes on serving reads. Keys arrive in
+    /// random order (splits in the middle of leaves) with deletes between (merges), and the
+    /// disk starts failing at a different point in each trial.
+    @Test func aFailedEvictionLeavesTheTreeWhole() throws {
+        for trial in 0..<24 {
+            var rng = SplitMix64(seed: UInt64(trial))
+            let h = StoreHarness()
+            let store = try h.open(cacheBytes: 48 << 10)
+            var model: [[UInt8]: [UInt8]] = [:]
+            var failedBatch: [([UInt8], [UInt8]?)] = []
+            var batches = 0
+            while failedBatch.isEmpty && batches < 400 {
+                if batches == 20 + trial * 3 { h.fs.setFailWrites(true) }
+                batches += 1
+                var batch: [([UInt8], [UInt8]?)] = []
+                for _ in 0..<12 {
+                    let k = key(Int(rng.next() % 5000))
+                    batch.append((k, rng.next() % 4 == 0 && model[k] != nil ? nil : value(Int(rng.next() % 1000), size: 40 + Int(rng.next() % 160))))
+                }
+                do {
+                    try store.write { tree in
+                        for (k, v) in batch {
+                            if let v { try tree.put(k, v) } else { try tree.delete(k) }
+                        }
+                    }
+                    for (k, v) in batch { model[k] = v }
+                } catch let error as RedError {
+                    #expect(error.message.contains("simulated EIO"), "\(error)")
+                    failedBatch = batch
+                }
+            }
+            #expect(!failedBatch.isEmpty, "trial \(trial): no eviction failed")
+            h.fs.setFailWrites(false)
+            let report = try store.verify()
+            // Every change before the failed batch is there; of that batch, each key holds its
+            // old value or its new one.
+            let touched = Dictionary(failedBatch, uniquingKeysWith: { _, last in last })
+            for (k, v) in model where touched[k] == nil {
+                #expect(try store.read { try $0.get(k) } == v, "trial \(trial)")
+            }
+            var entries = model.count
+            for (k, new) in touched {
+                let found = try store.read { try $0.get(k) }
+                #expect(found == model[k] || found == new, "trial \(trial)")
+                if found != nil && model[k] == nil { entries += 1 }
+                if found == nil && model[k] != nil { entries -= 1 }
+            }
+            #expect(report.entries == entries, "trial \(trial)")
+        }
+    }
 }
 
 @Suite struct PagerTests {

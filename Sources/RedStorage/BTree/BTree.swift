@@ -251,21 +251,22 @@ public final class BTree: @unchecked Sendable {
                 try checkSizes(keyCount: key.count, valueCount: head.count + body.count)
                 let inline = BTreeNode.leafCellOverhead + key.count + head.count + body.count <= Self.maxInlineCellBytes
                 if rootID == 0 {
-                    let root = try newNode(isLeaf: true, pins: &pins)
+                    let root = newNode(isLeaf: true, pins: &pins)
                     if inline {
                         root.insertLeaf(at: 0, key: key, head: head, body: body)
                     } else {
                         root.insertLeaf(at: 0, key: key, cell: try overflowValue(batch[i]))
                     }
-                    try cache.markDirty(root)
+                    cache.markDirty(root)
                     rootID = root.pageID
                     continue
                 }
                 if leaf == nil || !bounds.contains(key) {
-                    try markDirty(leaf, &leafWritten)
+                    markDirty(leaf, &leafWritten)
                     // Only the current path stays pinned: a huge batch must not pin more than the cache holds.
                     cache.unpin(pins.ids)
                     pins = Pins()
+                    try cache.evictIfOverBudget()  // between keys: the tree is whole here
                     (leaf, path, bounds) = try writablePath(to: key, pins: &pins)
                 }
                 let node = leaf!
@@ -290,19 +291,22 @@ public final class BTree: @unchecked Sendable {
                 }
                 leafWritten = true
                 if node.encodedBytes > PageLayout.pageSize {
-                    try markDirty(leaf, &leafWritten)
+                    markDirty(leaf, &leafWritten)
                     var splitting = node
-                    try split(&splitting, path: &path, pins: &pins)
+                    split(&splitting, path: &path, pins: &pins)
                     leaf = nil  // the key ranges changed: descend again for the next key
                 }
             }
         }
-        try markDirty(leaf, &leafWritten)
+        markDirty(leaf, &leafWritten)
+        cache.unpin(pins.ids)
+        pins = Pins()
+        try cache.evictIfOverBudget()
     }
 
     /// Marks `leaf` dirty if it was `written` since it last was.
-    private func markDirty(_ leaf: BTreeNode?, _ written: inout Bool) throws {
-        if written, let leaf { try cache.markDirty(leaf) }
+    private func markDirty(_ leaf: BTreeNode?, _ written: inout Bool) {
+        if written, let leaf { cache.markDirty(leaf) }
         written = false
     }
 
@@ -334,8 +338,11 @@ public final class BTree: @unchecked Sendable {
         leaf.removeLeaf(at: index)
         leaf.appendStreak = 0
         leaf.lastInsert = -1
-        try cache.markDirty(leaf)
+        cache.markDirty(leaf)
         try rebalance(leaf, path: &path, pins: &pins)
+        cache.unpin(pins.ids)
+        pins = Pins()
+        try cache.evictIfOverBudget()
         return true
     }
 
@@ -368,7 +375,7 @@ public final class BTree: @unchecked Sendable {
         if pager.isWritable(epoch: child.epoch) { return child }
         let copy = try copyOnWrite(child, pins: &pins)
         parent.setChild(index, to: copy.pageID)
-        try cache.markDirty(parent)
+        cache.markDirty(parent)
         return copy
     }
 
@@ -380,15 +387,15 @@ public final class BTree: @unchecked Sendable {
 
     private func copyOnWrite(_ node: BTreeNode, pins: inout Pins) throws -> BTreeNode {
         let copy = node.clone(pageID: pager.allocate(), epoch: pager.currentEpoch)
-        try cache.insertNew(copy, pinned: true)
+        cache.insertNew(copy, pinned: true)
         pins.ids.append(copy.pageID)
         pager.free(node.pageID, writtenIn: node.epoch)
         return copy
     }
 
-    private func newNode(isLeaf: Bool, pins: inout Pins) throws -> BTreeNode {
+    private func newNode(isLeaf: Bool, pins: inout Pins) -> BTreeNode {
         let node = BTreeNode(pageID: pager.allocate(), epoch: pager.currentEpoch, isLeaf: isLeaf)
-        try cache.insertNew(node, pinned: true)
+        cache.insertNew(node, pinned: true)
         pins.ids.append(node.pageID)
         return node
     }
@@ -411,14 +418,18 @@ public final class BTree: @unchecked Sendable {
 
     // MARK: Split and merge
 
-    private func split(_ node: inout BTreeNode, path: inout [(BTreeNode, Int)], pins: inout Pins) throws {
+    /// Cannot fail: nothing in it reads, writes or evicts (see `PageCache.evictIfOverBudget`), so
+    /// an overfull leaf is always split whole.
+    private func split(_ node: inout BTreeNode, path: inout [(BTreeNode, Int)], pins: inout Pins) {
         while node.encodedBytes > PageLayout.pageSize {
-            let right = try newNode(isLeaf: node.isLeaf, pins: &pins)
+            let right = newNode(isLeaf: node.isLeaf, pins: &pins)
             let separator: [UInt8]
             if node.isLeaf {
                 let at = Self.leafSplitPoint(node)
                 let runStaysLeft = at == node.lastInsert + 1 && at < node.count
+                let appendedAtEnd = Self.isAppendSplit(node)
                 node.moveLeafTail(from: at, to: right)
+                if appendedAtEnd { node.shrinkToFit() }  // full and done: the load goes on in `right`
                 if runStaysLeft {
                     right.appendStreak = 0  // the keys the run came in front of
                     right.lastInsert = -1
@@ -432,17 +443,17 @@ public final class BTree: @unchecked Sendable {
             } else {
                 separator = node.moveInteriorTail(around: node.byteMidpoint(), to: right)
             }
-            try cache.markDirty(node)
-            try cache.markDirty(right)
+            cache.markDirty(node)
+            cache.markDirty(right)
             if let (parent, index) = path.popLast() {
                 parent.insertSeparator(at: index, key: separator, rightChild: right.pageID)
-                try cache.markDirty(parent)
+                cache.markDirty(parent)
                 node = parent
             } else {
-                let root = try newNode(isLeaf: false, pins: &pins)
+                let root = newNode(isLeaf: false, pins: &pins)
                 root.firstChild = node.pageID
                 root.insertSeparator(at: 0, key: separator, rightChild: right.pageID)
-                try cache.markDirty(root)
+                cache.markDirty(root)
                 rootID = root.pageID
                 return
             }
@@ -463,10 +474,16 @@ public final class BTree: @unchecked Sendable {
     static func leafSplitPoint(_ node: BTreeNode) -> Int {
         let last = node.lastInsert
         guard node.appendStreak >= 2, last >= 0, last < node.count else { return node.byteMidpoint() }
-        if last == node.count - 1 { return max(1, last) }
+        if isAppendSplit(node) { return max(1, last) }
         // The run's leaf keeps the new entry when that fits a page; else the entry moves on too.
         if node.encodedBytes(through: last) <= PageLayout.pageSize { return last + 1 }
         return last >= 1 ? last : node.byteMidpoint()
+    }
+
+    /// Whether an overfull leaf's split is a load's append: a run of ascending inserts whose last
+    /// went to the leaf's end. The left leaf keeps every entry but that one.
+    static func isAppendSplit(_ node: BTreeNode) -> Bool {
+        node.appendStreak >= 2 && node.lastInsert >= 0 && node.lastInsert == node.count - 1
     }
 
     /// After a delete: merge an underfull node into a sibling when both fit one page; collapse the root.
@@ -497,8 +514,8 @@ public final class BTree: @unchecked Sendable {
             guard merged <= PageLayout.pageSize else { return }
             if node.isLeaf { left.absorbLeaf(right) } else { left.absorbInterior(right, separator: separator) }
             parent.removeSeparator(at: leftIndex)
-            try cache.markDirty(left)
-            try cache.markDirty(parent)
+            cache.markDirty(left)
+            cache.markDirty(parent)
             freeNode(right, pins: &pins)
             node = parent
         }

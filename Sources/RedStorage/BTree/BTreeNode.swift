@@ -154,6 +154,23 @@ public final class BTreeNode: @unchecked Sendable {
         capacity = grown
     }
 
+    /// Gives back the buffer's room beyond the cells, for a leaf a load has finished with.
+    ///
+    /// Why: a written node's buffer holds a page and one more cell (`maxCellBytes`), a quarter
+    /// more than a full page needs. A leaf an append split leaves behind is full and stays
+    /// as it is (the load goes on in the new leaf), so the slack would sit in the cache for
+    /// as long as the leaf does, and count against its byte budget. A later write grows the
+    /// buffer again (`reserve`).
+    func shrinkToFit() {
+        let fitted = max(used, 16)
+        guard fitted < capacity else { return }
+        let fresh = UnsafeMutableRawPointer.allocate(byteCount: fitted, alignment: 8)
+        fresh.copyMemory(from: bytes, byteCount: used)
+        bytes.deallocate()
+        bytes = fresh
+        capacity = fitted
+    }
+
     /// Entries (leaf) or separator keys (interior).
     public var count: Int { offsets.count }
 
@@ -164,6 +181,9 @@ public final class BTreeNode: @unchecked Sendable {
 
     /// Size of the encoded page (header included); must stay ≤ page size once an operation ends.
     public var encodedBytes: Int { PageLayout.headerBytes + (isLeaf ? 0 : 4) + used }
+
+    /// Bytes of the cell buffer (`used` of them hold cells).
+    var bufferBytes: Int { capacity }
 
     /// Approximate heap bytes this node holds, for the cache's byte budget.
     var memoryFootprint: Int { capacity + offsets.count * 24 + 160 }

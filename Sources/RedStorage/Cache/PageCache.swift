@@ -132,8 +132,9 @@ public final class PageCache: @unchecked Sendable {
     }
 
     /// Adds a freshly allocated node (dirty, optionally pinned), replacing any stale entry for its page.
-    func insertNew(_ node: BTreeNode, pinned: Bool) throws {
-        let over = state.withLock { s in
+    /// Evicts nothing (see `evictIfOverBudget`).
+    func insertNew(_ node: BTreeNode, pinned: Bool) {
+        state.withLock { s in
             if let index = s.map[node.pageID] {
                 let old = s.slots[Int(index)]
                 precondition(old.pins == 0, "reallocating pinned page \(node.pageID)")
@@ -142,14 +143,13 @@ public final class PageCache: @unchecked Sendable {
                 remove(&s, index)
             }
             insert(&s, node, dirty: true, pinned: pinned)
-            return isOverBudget(s)
         }
-        if over { try evictIfOverBudget() }
     }
 
-    /// Records that `node` changed: it must be written before it may be dropped.
-    func markDirty(_ node: BTreeNode) throws {
-        let over = state.withLock { s in
+    /// Records that `node` changed: it must be written before it may be dropped. Evicts nothing
+    /// (see `evictIfOverBudget`).
+    func markDirty(_ node: BTreeNode) {
+        state.withLock { s in
             guard let index = s.map[node.pageID], s.slots[Int(index)].node === node else {
                 preconditionFailure("page \(node.pageID) changed while not cached (was it pinned?)")
             }
@@ -158,9 +158,7 @@ public final class PageCache: @unchecked Sendable {
             let bytes = node.memoryFootprint
             s.stats.residentBytes += bytes - s.slots[i].bytes
             s.slots[i].bytes = bytes
-            return isOverBudget(s)
         }
-        if over { try evictIfOverBudget() }
     }
 
     /// Drops a page freed in the current epoch without writing it.
@@ -257,7 +255,17 @@ public final class PageCache: @unchecked Sendable {
     /// can change or pin them (only a writer does, and a writer excludes everyone else; the
     /// caller itself is busy here). Others may still hit a victim, which stays valid; a victim
     /// that is somehow pinned by the time its write ends stays.
-    private func evictIfOverBudget() throws {
+    ///
+    /// **Only where the tree is whole.** An eviction can fail (a full disk, an I/O error), and
+    /// its error ends the tree operation that called it. Called from inside a split or a merge,
+    /// it left that change half made: entries moved to a new node the parent did not point to
+    /// yet, a changed parent never marked dirty, an overfull leaf that no page could hold. The
+    /// engine stops accepting writes after such a failure, but it still serves reads, and
+    /// those returned wrong rows or stopped the process. So the calls that change nodes
+    /// (`insertNew`, `markDirty`) only count bytes, and the tree calls this between whole
+    /// changes (`BTree.putSorted` before each descent and at its end, `BTree.delete` at its
+    /// end). A miss (`node`) evicts too: every miss comes before the change that needs the node.
+    func evictIfOverBudget() throws {
         guard let eviction = state.withLock({ s in chooseVictims(&s) }) else { return }
         do {
             if !eviction.dirty.isEmpty { try NodeRunWriter.write(eviction.dirty, to: pager) }
