@@ -322,6 +322,10 @@ public final class StorageEngine: @unchecked Sendable {
         return try namingConflicts { try store.write(refusing: refusingToWait) { tree in
             starting()
             if let failure = failure.withLock({ $0 }) { throw failure }
+            // Before anything is stamped or logged: a refused commit must leave no trace.
+            guard payload.count <= Limits.maxTransactionBytes else {
+                throw RedError(.limitExceeded, "WAL record of \(payload.count) bytes exceeds \(Limits.maxTransactionBytes)")
+            }
             // Checked again where commits are ordered: none is logged after the fence is set.
             if !ignoringFence, fenced.load(ordering: .sequentiallyConsistent), let fence = writeFenceReason { throw fence }
             // First committer wins: any newer version of a key we write means a concurrent commit.
@@ -341,12 +345,14 @@ public final class StorageEngine: @unchecked Sendable {
             }  // parallel to `runs` and their keys
             for (run, records) in zip(runs, existing) {
                 for (write, bytes) in zip(run.writes, records) {
-                    if let bytes, try VersionChain.newestCommitTS(of: bytes, context: "record (\(Keyspace.describe(write.key.array)))") > max(snapshot, write.base) {
+                    guard let bytes else { continue }
+                    if try VersionChain.newestCommitTS(of: bytes, context: "record (\(Keyspace.describe(write.key.array)))") > max(snapshot, write.base) {
                         counters.withLock { $0.conflicts += 1 }
                         throw WriteConflict(collectionID: Keyspace.collectionID(of: write.key)) {
                             "could not serialize access due to concurrent update of a key in \($0); retry the transaction"
                         }
                     }
+                    try VersionChain.checkFits(record: bytes.count, adding: write.value?.count ?? 0) { Keyspace.describe(write.key.array) }
                 }
             }
             if !guards.isEmpty {
@@ -378,10 +384,7 @@ public final class StorageEngine: @unchecked Sendable {
                 // A large commit (a bulk load's batch): its record is checksummed, buffered and
                 // written to the WAL file on another core while this one applies it to the tree.
                 // Both finish before the lock is released, so commits stay in LSN order. Past
-                // the size check, appending fails only on a closed or failed log: fatal either way.
-                guard payload.count <= Limits.maxTransactionBytes else {
-                    throw RedError(.limitExceeded, "WAL record of \(payload.count) bytes exceeds \(Limits.maxTransactionBytes)")
-                }
+                // the size check (above), appending fails only on a closed or failed log: fatal either way.
                 let (wal, record) = (wal, payload)
                 assigned(ts)  // from here on the record may be in the WAL
                 let logging = OffThreadWork { () throws -> UInt64 in

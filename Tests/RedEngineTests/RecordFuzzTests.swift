@@ -14,6 +14,20 @@ import Testing
         #expect(chain.visible(at: 1) == nil)
     }
 
+    /// A value the transaction limit lets through always fits a tree record with its version
+    /// header; a key whose kept versions would outgrow a record is refused by name, before the
+    /// commit is logged (`StorageEngine.logAndApply`).
+    @Test func recordsHoldAnyValueAndRefuseVersionsBeyondTheTreesLimit() throws {
+        let largest = VersionChain.singleHead(commitTS: .max, valueLength: Limits.maxValueBytes).count + Limits.maxValueBytes
+        #expect(largest <= BTree.maxRecordBytes)
+        try VersionChain.checkFits(record: largest, adding: Limits.maxValueBytes) { "t" }
+        let error = #expect(throws: RedError.self) {
+            try VersionChain.checkFits(record: BTree.maxRecordBytes - Limits.maxValueBytes, adding: Limits.maxValueBytes) { "table people" }
+        }
+        #expect(error?.code == .limitExceeded)
+        #expect(error?.message.contains("table people") == true)
+    }
+
     @Test func commitRecordsRoundTrip() throws {
         let mutations: [CommitRecord.Mutation] = [
             .put(key: Keyspace.key(17, [1, 2, 3]), value: [9]), .delete(key: Keyspace.key(16, [])), .deleteCollection(id: 40),

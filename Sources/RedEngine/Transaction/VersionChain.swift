@@ -25,6 +25,21 @@ struct VersionChain: Equatable {
 
     static let format: UInt8 = 1
     static let maxVersions = 1 << 20
+    /// The most bytes a version adds to a chain besides its value: its commit timestamp, flags
+    /// and length, and the version count's growth.
+    static let maxVersionOverhead = 32
+
+    /// Throws unless a record of `record` bytes with a version of `adding` value bytes added
+    /// still fits a tree record (`BTree.maxRecordBytes`); `key` names the key for the message.
+    ///
+    /// Why before the commit is logged (`StorageEngine.logAndApply`): a record the tree refused
+    /// after that would stop the engine, and replaying the log would meet the same refusal at
+    /// every open. A key's record may outgrow one value because it keeps every version an open
+    /// snapshot still sees; a record with a single version always fits (a test holds this).
+    static func checkFits(record: Int, adding value: Int, key: () -> String) throws {
+        guard record + value + maxVersionOverhead > BTree.maxRecordBytes else { return }
+        throw RedError(.limitExceeded, "the versions of a key in \(key()) would take more than \(BTree.maxRecordBytes) bytes: end the older transactions whose snapshots keep its earlier versions, or write a smaller value")
+    }
 
     var versions: [Version]
 

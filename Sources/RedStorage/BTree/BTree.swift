@@ -26,6 +26,10 @@ import RedCore
 public final class BTree: @unchecked Sendable {
     /// Bytes allowed for a tree key (collection prefix included).
     public static let maxKeyBytes = Limits.maxKeyBytes + 16
+    /// Bytes allowed for a stored record. A record is a value plus its version header, or all
+    /// the versions of a key that snapshots still see, so it may exceed `Limits.maxValueBytes`;
+    /// the engine refuses a commit whose records would exceed this before it logs it.
+    public static let maxRecordBytes = 1 << 30
     /// Largest leaf cell kept inline; larger values go to overflow pages.
     public static let maxInlineCellBytes = 1300
     /// Nodes smaller than this after a delete try to merge with a sibling.
@@ -274,11 +278,20 @@ public final class BTree: @unchecked Sendable {
                 let appends = node.count == 0 || node.compareStored(at: node.count - 1, key) < 0
                 let (index, found) = appends ? (node.count, false) : node.search(key)
                 if found {
-                    try freeValue(in: node, at: index)
+                    // The new chain is written before the old one is freed: a write that fails
+                    // leaves the old value whole, not on the free list while the leaf points at it.
                     if inline {
+                        try freeValue(in: node, at: index)
                         node.replaceValue(at: index, head: head, body: body)
                     } else {
-                        node.replaceValue(at: index, with: try overflowValue(batch[i]))
+                        let cell = try overflowValue(batch[i])
+                        do { try freeValue(in: node, at: index) } catch {
+                            if case .overflow(let first, let length) = cell {
+                                try? OverflowChain.free(first: first, length: length, pager: pager)
+                            }
+                            throw error
+                        }
+                        node.replaceValue(at: index, with: cell)
                     }
                 } else {
                     node.appendStreak = index == node.lastInsert + 1 || index == node.count ? node.appendStreak + 1 : 0
@@ -314,8 +327,8 @@ public final class BTree: @unchecked Sendable {
         guard keyCount <= Self.maxKeyBytes else {
             throw RedError(.limitExceeded, "key of \(keyCount) bytes exceeds the limit of \(Self.maxKeyBytes)")
         }
-        guard valueCount <= Limits.maxValueBytes else {
-            throw RedError(.limitExceeded, "value of \(valueCount) bytes exceeds the limit of \(Limits.maxValueBytes)")
+        guard valueCount <= Self.maxRecordBytes else {
+            throw RedError(.limitExceeded, "record of \(valueCount) bytes exceeds the limit of \(Self.maxRecordBytes)")
         }
     }
 

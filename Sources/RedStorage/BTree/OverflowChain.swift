@@ -19,6 +19,9 @@ enum OverflowChain {
         ids.reserveCapacity(pageCount)
         for _ in 0..<pageCount { ids.append(pager.allocate()) }
         let epoch = pager.currentEpoch
+        // A failed write gives its pages back: nothing points to them yet.
+        var written = false
+        defer { if !written { for id in ids { pager.free(id, writtenIn: epoch) } } }
         for (n, id) in ids.enumerated() {
             var page = PageImage(type: .overflow, id: id, epoch: epoch)
             let start = n * chunkBytes
@@ -29,6 +32,7 @@ enum OverflowChain {
             page.link = n + 1 < ids.count ? ids[n + 1] : 0
             try pager.writePage(page)
         }
+        written = true
         return ids[0]
     }
 

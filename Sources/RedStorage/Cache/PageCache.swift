@@ -108,7 +108,14 @@ public final class PageCache: @unchecked Sendable {
             insert(&s, loaded, dirty: false, pinned: pin)
             return (loaded, isOverBudget(s))
         }
-        if over { try evictIfOverBudget() }
+        // A failed eviction does not fail the read: the page was read, and the failure is the
+        // dirty victims' write, which the next write to the tree (`BTree.putSorted`) or the
+        // next checkpoint meets and reports. Its clean victims left all the same (`finish`), so
+        // after a storage failure, when the engine takes no more writes, reads go on: clean
+        // pages come and go, and the dirty ones stay (over the budget by at most what was
+        // dirty) until writes work again. Throwing here also left the page pinned with no one
+        // to unpin it.
+        if over { try? evictIfOverBudget() }
         return node
     }
 
@@ -297,20 +304,21 @@ public final class PageCache: @unchecked Sendable {
         return eviction
     }
 
-    /// Removes an eviction's victims once written (or, when the write failed, keeps them all).
+    /// Removes an eviction's victims once written. When the write failed, the dirty ones stay
+    /// (their changes exist nowhere else) and the clean ones leave anyway: they need no write,
+    /// and dropping them is what keeps reads working, within the budget, on a disk that no
+    /// longer takes writes (see `node`).
     private func finish(_ eviction: Eviction, written: Bool, _ s: inout State) {
         s.evictingBytes -= eviction.bytes
         var removed: UInt64 = 0
         for (index, node) in eviction.victims where s.slots[Int(index)].node === node {
             s.slots[Int(index)].evicting = false
-            guard written, s.slots[Int(index)].pins == 0 else { continue }
+            guard written || !s.slots[Int(index)].dirty, s.slots[Int(index)].pins == 0 else { continue }
             remove(&s, index)
             removed += 1
         }
-        if written {
-            s.stats.dirtyWrites += UInt64(eviction.dirty.count)
-            s.stats.evictions += removed
-        }
+        if written { s.stats.dirtyWrites += UInt64(eviction.dirty.count) }
+        s.stats.evictions += removed
     }
 
     /// Walks the hand from old to new, clearing visited bits, until it finds an unpinned, unvisited
