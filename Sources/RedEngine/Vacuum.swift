@@ -33,7 +33,8 @@ extension StorageEngine {
         let ordered = batch.sorted { compareKeys($0, $1) < 0 }
         for start in stride(from: 0, to: ordered.count, by: Self.vacuumStepRecords) {
             let chunk = ordered[start..<min(start + Self.vacuumStepRecords, ordered.count)]
-            let requeue: [[UInt8]] = try store.write { tree in
+            let requeue: [[UInt8]]
+            do { requeue = try store.write { tree in
                 let horizon = snapshots.horizon
                 var again: [[UInt8]] = []
                 // Read before any write: one descent per leaf (the chunk is sorted), and the
@@ -50,6 +51,12 @@ extension StorageEngine {
                     if chain.holdsGarbage { again.append(key) }
                 }
                 return again
+            } } catch {
+                // The keys not done yet go back: taken off the queue, they would keep their old
+                // versions until each is written again. (A key this chunk did trim is just
+                // trimmed again later, which changes nothing.)
+                enqueueForVacuum(Array(ordered[start...]))
+                throw error
             }
             enqueueForVacuum(requeue)
         }
