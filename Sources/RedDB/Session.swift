@@ -28,7 +28,28 @@ public final class Session: @unchecked Sendable {
 
     /// The database this session talks to.
     public let database: Database
-    var state = State.idle
+    /// The session's transaction state, as the statements running under `lock` see it: an
+    /// active block whose streamed query failed while its rows were read reads as failed.
+    var state: State {
+        get {
+            if case .active(let tx) = storedState, failedStreamTransaction.withLock({ $0 }) == ObjectIdentifier(tx) {
+                return .failed(tx)
+            }
+            return storedState
+        }
+        set {
+            storedState = newValue
+            if case .failed = newValue { return }
+            failedStreamTransaction.withLock { $0 = nil }  // a new block (or none): that failure is over
+        }
+    }
+    private var storedState = State.idle
+    /// The block whose streamed query threw while its rows were read. Rows are read outside the
+    /// session's lock (a multiplexing surface may run the block's next statement meanwhile), so
+    /// the stream cannot set `state`; it notes its transaction here instead, and from then on
+    /// the block is failed, as PostgreSQL aborts a block on any error: what the query's
+    /// functions wrote before the error must not commit.
+    private let failedStreamTransaction = Mutex<ObjectIdentifier?>(nil)
     /// Set by BEGIN … READ ONLY for the transaction it opens.
     var readOnlyTransaction = false
     /// The isolation level of a block opened without one, read at BEGIN (PG-wire reads the
@@ -579,7 +600,13 @@ public final class Session: @unchecked Sendable {
                 let opened = try await executeEmbedding { try executor(tx, parameters, embeddings: $0).openQuery(statement) }
                 let finished = FinishedFlag()
                 openBlockStreams.add(1, ordering: .releasing)
-                return RowStream(columns: opened.columns, next: rows(opened.next), finish: { [self] in
+                let next = rows(opened.next)
+                return RowStream(columns: opened.columns, next: { [self] in
+                    do { return try next() } catch {
+                        failedStreamTransaction.withLock { $0 = ObjectIdentifier(tx) }
+                        throw error
+                    }
+                }, finish: { [self] in
                     if finished.setOnce() { openBlockStreams.subtract(1, ordering: .releasing) }
                     _ = locks.endStatement()  // and the session lives until then: its locks with it
                     _ = self
@@ -589,6 +616,7 @@ public final class Session: @unchecked Sendable {
             } catch {
                 _ = locks.endStatement()
                 timer?.cancel()
+                state = .failed(tx)  // an error aborts the block, as in PostgreSQL
                 throw error
             }
         case .idle:

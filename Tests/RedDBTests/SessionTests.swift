@@ -199,6 +199,31 @@ import RedDB
         #expect(sum == 6_252_500)
     }
 
+    /// A streamed query that fails while its rows are read aborts the open block, as any error
+    /// does in PostgreSQL: what its function wrote for the rows before the error never commits.
+    @Test func aStreamedQueryThatFailsAbortsItsBlock() async throws {
+        let s = try await Database.inMemory().session()
+        try await s.execute("""
+            CREATE TABLE log (i int);
+            CREATE FUNCTION note(i int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN INSERT INTO log VALUES (i); RETURN 10 / (3 - i); END $$;
+            """)
+        try await s.execute("BEGIN")
+        var read = 0
+        await #expect(sqlState(of: {
+            let stream = try await s.stream("SELECT note(g) FROM generate_series(1, 5) AS g")
+            defer { stream.close() }
+            while try stream.next() != nil { read += 1 }
+        }) == "22012")
+        #expect(read == 2)
+        await #expect(sqlState(of: { try await s.execute("SELECT 1") }) == "25P02")
+        #expect(try await s.execute("COMMIT").commandTag == "ROLLBACK")
+        #expect(try await s.execute("SELECT count(*) FROM log").rows == [[.integer(0)]])
+        // The next block is not failed by the last one's stream.
+        try await s.execute("BEGIN")
+        try await s.execute("INSERT INTO log VALUES (7)")
+        #expect(try await s.execute("COMMIT").commandTag == "COMMIT")
+    }
+
     @Test func keyValueAndDocumentHelpers() async throws {
         let s = try await Database.inMemory().session()
         try await s.kvPut("theme", .text("dark"), collection: "settings")

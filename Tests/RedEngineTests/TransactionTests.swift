@@ -4,6 +4,22 @@ import Testing
 @testable import RedEngine
 
 @Suite struct TransactionTests {
+    /// A definition change undone by a savepoint rollback (a failed CREATE INDEX or ALTER TABLE
+    /// in a block) no longer conflicts with the collection's writers at commit.
+    @Test func aDefinitionChangeRolledBackToASavepointIsForgotten() async throws {
+        let engine = try await EngineHarness().open()
+        let t = try await engine.makeCollection("t")
+        let other = try await engine.makeCollection("other")
+        let tx = try engine.begin()
+        let before = try tx.savepoint()
+        tx.noteDefinitionChange(of: t, basedOnData: true)
+        try tx.rollback(to: before)
+        try tx.put(other, bytes("k"), bytes("v"))
+        try await engine.put(t, "x", "1")  // a writer of t commits after the block's snapshot
+        try await tx.commit()
+        try await engine.put(t, "y", "2")
+    }
+
     @Test func readerKeepsItsSnapshotWhileWritersCommit() async throws {
         let engine = try await EngineHarness().open()
         let c = try await engine.makeCollection("t")

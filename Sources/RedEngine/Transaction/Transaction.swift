@@ -133,6 +133,9 @@ public final class Transaction: @unchecked Sendable {
         fileprivate let lastChangeRunLength: Int
         /// The reads guarded then (`rollback(to:restoringReads:)`).
         fileprivate let guards: ReadGuards
+        /// The definition changes noted then: those undone with their writes must not fail the
+        /// commit, or close their collections' gates, as if they had happened.
+        fileprivate let definitions: DefinitionChanges
     }
 
     /// Remembers the writes so far; `rollback(to:)` returns to exactly them.
@@ -140,7 +143,8 @@ public final class Transaction: @unchecked Sendable {
         try state.withLock { s in
             try Self.requireActive(s)
             return Savepoint(writes: s.writes, writeBytes: s.writeBytes, dropsCollection: s.dropsCollection, writesCatalog: s.writesCatalog,
-                             changeCount: s.changes.count, lastChangeRunLength: s.changes.last?.count ?? 0, guards: s.guards)
+                             changeCount: s.changes.count, lastChangeRunLength: s.changes.last?.count ?? 0, guards: s.guards,
+                             definitions: s.definitions)
         }
     }
 
@@ -157,6 +161,7 @@ public final class Transaction: @unchecked Sendable {
             s.writeBytes = savepoint.writeBytes
             s.dropsCollection = savepoint.dropsCollection
             s.writesCatalog = savepoint.writesCatalog
+            s.definitions = savepoint.definitions
             s.changes.removeSubrange(min(savepoint.changeCount, s.changes.count)...)
             if savepoint.changeCount > 0, savepoint.changeCount == s.changes.count {
                 s.changes[s.changes.count - 1].count = savepoint.lastChangeRunLength
