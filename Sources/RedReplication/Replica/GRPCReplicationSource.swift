@@ -132,7 +132,7 @@ public struct GRPCReplicationSource: ReplicationSource {
             try await stub.replicationSnapshotStream(.with { $0.payloadJson = request.text }, metadata: metadata, options: options) { response in
                 for try await message in response.messages {
                     try await box.value(SnapshotChunk(snapshotLSN: message.snapshotLsn, entries: Array(message.entries),
-                                                      entryCount: Int(message.entryCount), done: message.done,
+                                                      entryCount: Int(clamping: message.entryCount), done: message.done,
                                                       primaryID: message.primaryID.isEmpty ? nil : message.primaryID))
                 }
             }

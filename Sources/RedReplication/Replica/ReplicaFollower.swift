@@ -168,7 +168,9 @@ public final class ReplicaFollower: Sendable {
             progress.withLock { $0.partial = nil }
             return record.data
         }
-        guard record.total <= Limits.maxTransactionBytes, record.offset + record.data.count <= record.total else {
+        // Subtracted, not added: the peer's offset may be anything (an overflow would trap).
+        guard record.total <= Limits.maxTransactionBytes, record.offset >= 0, record.offset <= record.total,
+              record.data.count <= record.total - record.offset else {
             throw RedError(.protocolViolation, "replication: a record part does not fit its record")
         }
         return try progress.withLock { p -> [UInt8]? in
