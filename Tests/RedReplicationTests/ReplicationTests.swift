@@ -356,6 +356,35 @@ import Testing
         try await firstDB.close()
     }
 
+    /// A record part whose offset a hostile or broken primary sets near `Int.max` is refused
+    /// as a protocol error; it does not stop the replica.
+    @Test func aRecordPartBeyondItsRecordIsRefused() async throws {
+        let dir = try Directory()
+        let primaryDB = try await Database.open(path: dir.path + "/primary.rdb", options: Self.options())
+        let primary = try ReplicationPrimary(database: primaryDB)
+        let (replicaDB, follower) = try await Self.openFollower(dir.path + "/replica.rdb")
+        try await follower.bootstrap(from: primary)
+        _ = try await primaryDB.session().execute("CREATE TABLE t (id INT)")
+        let error = await #expect(throws: RedError.self) { try await follower.step(OverflowingPartSource(inner: primary)) }
+        #expect(error?.code == .protocolViolation)
+        try await replicaDB.close()
+        try await primaryDB.close()
+    }
+
+    /// A source whose first record arrives as a part with an offset near `Int.max`.
+    struct OverflowingPartSource: ReplicationSource {
+        let inner: ReplicationPrimary
+        func pull(_ request: PullRequest) async throws -> PulledRecords {
+            var pulled = try await inner.pull(request)
+            if let first = pulled.records.first {
+                pulled.records[0] = PulledRecord(lsn: first.lsn, data: Array(first.data.prefix(8)), offset: Int.max - 4, total: 64, crc: 0)
+            }
+            return pulled
+        }
+        func ack(replicaID: String, appliedLSN: UInt64, durableLSN: UInt64) async throws {}
+        func snapshot(replicaID: String, _ receive: @Sendable (SnapshotChunk) async throws -> Void) async throws {}
+    }
+
     /// A source that hides the primary's id (as a primary of an older build would).
     struct AnonymousSource: ReplicationSource {
         let inner: ReplicationPrimary
