@@ -92,6 +92,12 @@ import Testing
             await #expect { try await PostgresClientTests.run(conn, "SELECT 1 / 0") } throws: { _ in true }
             _ = try await PostgresClientTests.run(conn, "COMMIT")  // of a failed block: a rollback
             #expect(try await Self.value(conn, "SELECT current_setting('application_name')") == "")
+            // A statement outside a block that fails undoes its session-wide set_config too.
+            await #expect { try await PostgresClientTests.run(conn, "SELECT set_config('app.tenant', '42', false), 1 / 0") } throws: { _ in true }
+            #expect(try await Self.value(conn, "SELECT current_setting('app.tenant', true)") == nil)
+            _ = try await PostgresClientTests.run(conn, "SELECT set_config('app.tenant', '7', false)")
+            await #expect { try await PostgresClientTests.run(conn, "SELECT set_config('app.tenant', '42', false), 1 / 0") } throws: { _ in true }
+            #expect(try await Self.value(conn, "SELECT current_setting('app.tenant')") == "7")
         }
         guard PsqlTests.psqlPath != nil else { return }
         // An implicit transaction (several statements in one Query message, psql's `\;`): kept

@@ -442,6 +442,7 @@ final class PGConnection {
     func report(_ error: any Error) {
         let red = Self.redError(error)
         session.abortOpenTransaction()
+        settings.statementFailed(idle: !session.inTransaction)
         statementFailedForNotifications()
         context.metrics.recordError(surface: "pg", sqlState: red.sqlState)
         switch red.code {

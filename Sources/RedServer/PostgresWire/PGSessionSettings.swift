@@ -47,7 +47,11 @@ final class PGSessionSettings: Sendable {
                 if commitsAtTransactionStart == nil { commitsAtTransactionStart = commits }
                 return
             }
-            let rolledBack = commitsAtTransactionStart.map { commits == $0 } ?? false
+            end(rolledBack: commitsAtTransactionStart.map { commits == $0 } ?? false)
+        }
+
+        /// Ends the transaction's changes: local ones undone, session ones too unless it committed.
+        mutating func end(rolledBack: Bool) {
             var restore = localOriginals
             if rolledBack {
                 for (key, original) in sessionOriginals where restore[key] == nil { restore[key] = .some(original) }
@@ -111,6 +115,18 @@ final class PGSessionSettings: Sendable {
         state.withLock { s in
             s.statementEnded(idle: idle, commits: commits)
             return s.settings.statementTimeoutMilliseconds
+        }
+    }
+
+    /// After a statement failed, with `idle` telling whether a transaction is still open. When
+    /// none is (the statement ran in a transaction of its own, or in an implicit block now
+    /// rolled back), everything it changed is undone, session-wide changes included: in
+    /// PostgreSQL `SELECT set_config('app.tenant', '42', false), 1/0` leaves the setting as it
+    /// was. In a block, the block's end decides (a failed block never commits).
+    func statementFailed(idle: Bool) {
+        state.withLock { s in
+            guard idle else { return }
+            s.end(rolledBack: true)
         }
     }
 
