@@ -93,7 +93,12 @@ public struct SequenceOptions: Sendable, Equatable {
             guard value <= definition.maxValue else {
                 throw RedError(.invalidArgument, "RESTART value (\(value)) cannot be greater than MAXVALUE (\(definition.maxValue))")
             }
-            definition.epoch += 1
+            // A new run of its own, never the next number: a RESTART rolled back (or a concurrent
+            // one that lost) has already handed out values under `epoch + 1`, and a later RESTART
+            // landing on that run would continue it instead of starting over.
+            var epoch = UInt64.random(in: 1...UInt64.max)
+            while epoch == definition.epoch { epoch = UInt64.random(in: 1...UInt64.max) }
+            definition.epoch = epoch
             definition.restartValue = value
         }
         if let ownedBy {
