@@ -356,6 +356,13 @@ import Testing
         try await firstDB.close()
     }
 
+    /// Failed attempts back off: the pause doubles with each failure in a row, up to 30 s.
+    @Test func retriesBackOff() {
+        let base = Duration.milliseconds(250)
+        let delays = [1, 2, 3, 5, 8, 9, 1_000].map { ReplicaFollower.retryDelay(base: base, failuresInARow: $0) }
+        #expect(delays == [.milliseconds(250), .milliseconds(500), .seconds(1), .seconds(4), .seconds(30), .seconds(30), .seconds(30)])
+    }
+
     /// A record part whose offset a hostile or broken primary sets near `Int.max` is refused
     /// as a protocol error; it does not stop the replica.
     @Test func aRecordPartBeyondItsRecordIsRefused() async throws {

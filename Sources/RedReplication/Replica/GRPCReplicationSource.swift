@@ -9,7 +9,8 @@ import RedProto
 ///
 /// The primary's address is `host:port`, `grpc://host:port` or `http://host:port`, with
 /// `user:password@` (the replica logs in with `AuthLogin`) or `?token=` (a session token or
-/// API key) when the primary requires authentication; pulls need only the `read` role.
+/// API key) when the primary requires authentication. The replication rpcs need an admin
+/// user: a replica reads the primary's whole log, its users and grants included.
 public struct GRPCReplicationSource: ReplicationSource {
     public struct Address: Sendable, Equatable, CustomStringConvertible {
         public var host: String

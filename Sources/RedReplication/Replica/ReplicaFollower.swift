@@ -213,9 +213,12 @@ public final class ReplicaFollower: Sendable {
     }
 
     /// Follows the primary until cancelled. `connect` opens a source (a gRPC connection) and
-    /// runs the body on it; any failure is reported in the state and retried after a pause.
+    /// runs the body on it; any failure is reported in the state and retried after a pause
+    /// that doubles with each failure in a row (`retryDelay`).
     public func run(connect: @Sendable (@Sendable (any ReplicationSource) async throws -> Void) async throws -> Void) async {
+        var failuresInARow = 0
         while !Task.isCancelled {
+            let progressed = ProgressFlag()
             do {
                 try await connect { source in
                     if !self.isBootstrapped { try await self.bootstrap(from: source) }
@@ -223,7 +226,9 @@ public final class ReplicaFollower: Sendable {
                         // A caught-up pull waited on the primary (long poll); a primary that
                         // answered at once instead gets the rest of the poll interval.
                         let started = ContinuousClock.now
-                        if try await self.step(source), ContinuousClock.now - started < self.pollInterval / 2 {
+                        let caughtUp = try await self.step(source)
+                        progressed.set()
+                        if caughtUp, ContinuousClock.now - started < self.pollInterval / 2 {
                             try await Task.sleep(for: self.pollInterval - (ContinuousClock.now - started))
                         }
                     }
@@ -242,8 +247,29 @@ public final class ReplicaFollower: Sendable {
                 fail(.connecting, "primary \(primaryAddress): \(error)")
             }
             if Task.isCancelled { return }
-            try? await Task.sleep(for: max(pollInterval, .milliseconds(250)) * (state == .connecting ? 1 : 4))
+            failuresInARow = progressed.isSet ? 1 : failuresInARow + 1
+            let base = max(pollInterval, .milliseconds(250)) * (state == .connecting ? 1 : 4)
+            try? await Task.sleep(for: Self.retryDelay(base: base, failuresInARow: failuresInARow) * Double.random(in: 0.8...1.2))
         }
+    }
+
+    /// The pause before the next attempt: `base` after the first failure, doubling with each
+    /// failure in a row, at most `maxRetryDelay`. Why: every attempt opens a connection and
+    /// logs in again (a password hash on the primary, and a session it keeps for an hour); a
+    /// primary that is down, or refuses this replica's user, was asked four times a second
+    /// forever. A pull that works starts the count over.
+    public static func retryDelay(base: Duration, failuresInARow: Int) -> Duration {
+        let doublings = min(max(failuresInARow - 1, 0), 16)
+        return min(base * (1 << doublings), maxRetryDelay)
+    }
+
+    public static let maxRetryDelay = Duration.seconds(30)
+
+    /// Set once a connection has made progress (a pull answered), from the connection's task.
+    private final class ProgressFlag: Sendable {
+        private let value = Atomic<Bool>(false)
+        func set() { value.store(true, ordering: .relaxed) }
+        var isSet: Bool { value.load(ordering: .relaxed) }
     }
 
     private func note(_ state: State) {
