@@ -56,6 +56,15 @@ extension StorageEngine {
         return (transaction, lsn)
     }
 
+    /// Makes every commit applied so far durable, whatever the sync mode: a replica calls it
+    /// before it reports an LSN durable to its primary. In `full` mode each commit already
+    /// was; in `batched` or `off` it was not, and a primary waiting for acknowledgements
+    /// (`ack_n`) would count commits its replica could still lose to a power failure.
+    public func syncAppliedCommits() async throws {
+        guard options.syncMode != .full else { return }
+        try await wal.sync(upTo: wal.appendedLSN)
+    }
+
     /// Every collection id that may hold keys: the reserved ones and every id handed out.
     public func replicationCollectionIDs(_ transaction: Transaction) throws -> [UInt32] {
         var next = Keyspace.firstUserID

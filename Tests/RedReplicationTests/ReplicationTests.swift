@@ -4,6 +4,7 @@ import RedCore
 import RedDB
 import RedEngine
 import RedReplication
+import RedStorage
 import Synchronization
 import Testing
 
@@ -354,6 +355,49 @@ import Testing
         try await replicaDB.close()
         try await otherDB.close()
         try await firstDB.close()
+    }
+
+    /// A replica running without fsync (`--sync-mode off`) makes what it applied durable
+    /// before it tells its primary so: after a power failure it still has every LSN it acked.
+    @Test func whatAReplicaAcksAsDurableSurvivesPowerLoss() async throws {
+        let dir = try Directory()
+        let primaryDB = try await Database.open(path: dir.path + "/primary.rdb", options: Self.options())
+        let primary = try ReplicationPrimary(database: primaryDB)
+        _ = try await primaryDB.session().execute("CREATE TABLE t (id INT PRIMARY KEY)")
+        let fs = SimulatedFileSystem()
+        try fs.createDirectory("/r")
+        var options = Self.options()
+        options.engine.syncMode = .off
+        let replicaDB = try await Database.open(path: "/r/replica.rdb", options: options, fileSystem: fs)
+        let follower = try ReplicaFollower(database: replicaDB, primaryAddress: "in-process", logger: Self.logger)
+        try await follower.bootstrap(from: primary)
+        for i in 0..<20 { _ = try await primaryDB.session().execute("INSERT INTO t VALUES (\(i))") }
+        let acks = AckRecorder(inner: primary)
+        while try await !follower.step(acks) {}
+        let acked = try #require(acks.durable.withLock { $0 })
+        #expect(acked == follower.appliedLSN)
+
+        for seed in UInt64(0)..<8 {  // a power loss keeps, drops or tears each unsynced write
+            let reopened = try await Database.open(path: "/r/replica.rdb", options: options, fileSystem: fs.crash(seed: seed))
+            let after = try ReplicaFollower(database: reopened, primaryAddress: "in-process", logger: Self.logger)
+            #expect(after.appliedLSN >= acked, "seed \(seed)")
+            #expect(try await reopened.session().execute("SELECT count(*) FROM t").rows == [[.integer(20)]], "seed \(seed)")
+            try await reopened.close()
+        }
+        try await primaryDB.close()
+    }
+
+    /// Passes pulls on, and records the durable LSN of the last ack.
+    final class AckRecorder: ReplicationSource, Sendable {
+        let inner: ReplicationPrimary
+        let durable = Mutex<UInt64?>(nil)
+        init(inner: ReplicationPrimary) { self.inner = inner }
+        func pull(_ request: PullRequest) async throws -> PulledRecords { try await inner.pull(request) }
+        func ack(replicaID: String, appliedLSN: UInt64, durableLSN: UInt64) async throws {
+            durable.withLock { $0 = durableLSN }
+            try await inner.ack(replicaID: replicaID, appliedLSN: appliedLSN, durableLSN: durableLSN)
+        }
+        func snapshot(replicaID: String, _ receive: @Sendable (SnapshotChunk) async throws -> Void) async throws {}
     }
 
     /// Failed attempts back off: the pause doubles with each failure in a row, up to 30 s.

@@ -158,7 +158,10 @@ public final class ReplicaFollower: Sendable {
             p.updatedAt = Self.unixMilliseconds()
             return p.appliedLSN
         }
-        if !pulled.records.isEmpty || now != applied { try await source.ack(replicaID: id, appliedLSN: now, durableLSN: now) }
+        if !pulled.records.isEmpty || now != applied {
+            try await database.engine.syncAppliedCommits()  // "durable" must mean it here too
+            try await source.ack(replicaID: id, appliedLSN: now, durableLSN: now)
+        }
         return pulled.records.isEmpty && now >= pulled.currentLSN
     }
 
