@@ -400,6 +400,40 @@ import Testing
         func snapshot(replicaID: String, _ receive: @Sendable (SnapshotChunk) async throws -> Void) async throws {}
     }
 
+    /// A copy cut short leaves no replica behind on the primary (it would hold the log and
+    /// count towards a quorum without ever acknowledging), and the replica asks again under
+    /// the same id.
+    @Test func aCopyCutShortLeavesNoGhostReplica() async throws {
+        let dir = try Directory()
+        let primaryDB = try await Database.open(path: dir.path + "/primary.rdb", options: Self.options())
+        let primary = try ReplicationPrimary(database: primaryDB)
+        try await Self.writeEverything(primaryDB.session(), from: 0)
+        let (replicaDB, follower) = try await Self.openFollower(dir.path + "/replica.rdb")
+        let id = follower.replicaID
+        await #expect(throws: (any Error).self) { try await follower.bootstrap(from: CutShortSource(inner: primary)) }
+        #expect(primary.replicaInfos.isEmpty)
+        // Restarted, the replica copies again as the same replica.
+        let again = try ReplicaFollower(database: replicaDB, primaryAddress: "in-process", logger: Self.logger)
+        #expect(again.replicaID == id)
+        try await again.bootstrap(from: primary)
+        #expect(primary.replicaInfos.map(\.id) == [id])
+        try await replicaDB.close()
+        try await primaryDB.close()
+    }
+
+    /// A primary whose snapshot stream breaks after its first chunk.
+    struct CutShortSource: ReplicationSource {
+        let inner: ReplicationPrimary
+        func pull(_ request: PullRequest) async throws -> PulledRecords { try await inner.pull(request) }
+        func ack(replicaID: String, appliedLSN: UInt64, durableLSN: UInt64) async throws {}
+        func snapshot(replicaID: String, _ receive: @Sendable (SnapshotChunk) async throws -> Void) async throws {
+            try await inner.snapshot(replicaID: replicaID) { chunk in
+                guard !chunk.done else { throw RedError(.ioError, "connection reset") }
+                try await receive(chunk)
+            }
+        }
+    }
+
     /// Failed attempts back off: the pause doubles with each failure in a row, up to 30 s.
     @Test func retriesBackOff() {
         let base = Duration.milliseconds(250)

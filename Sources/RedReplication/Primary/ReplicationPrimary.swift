@@ -202,24 +202,44 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
             writer = ByteWriter(capacity: SnapshotChunk.targetBytes + 4096)
             count = 0
         }
-        for id in try engine.replicationCollectionIDs(transaction) {
-            let cursor = try engine.replicationCursor(transaction, collectionID: id)
-            while let (key, value) = try cursor.next() {
-                // A cascading replica's own bookkeeping stays with it.
-                if id == StorageEngine.catalogCollectionID, key.starts(with: ReplicaFollower.bookkeepingPrefix) { continue }
-                var offset = 0
-                repeat {
-                    let room = max(4096, SnapshotChunk.targetBytes - writer.bytes.count)
-                    let part = Array(value[offset..<min(value.count, offset + room)])
-                    SnapshotChunk.append(SnapshotChunk.Entry(collectionID: id, key: key, valueLength: value.count, offset: offset, part: part),
-                                         to: &writer)
-                    count += 1
-                    offset += part.count
-                    if writer.bytes.count >= SnapshotChunk.targetBytes { try await flush(done: false) }
-                } while offset < value.count
+        do {
+            for id in try engine.replicationCollectionIDs(transaction) {
+                let cursor = try engine.replicationCursor(transaction, collectionID: id)
+                while let (key, value) = try cursor.next() {
+                    // A cascading replica's own bookkeeping stays with it.
+                    if id == StorageEngine.catalogCollectionID, key.starts(with: ReplicaFollower.bookkeepingPrefix) { continue }
+                    var offset = 0
+                    repeat {
+                        let room = max(4096, SnapshotChunk.targetBytes - writer.bytes.count)
+                        let part = Array(value[offset..<min(value.count, offset + room)])
+                        SnapshotChunk.append(SnapshotChunk.Entry(collectionID: id, key: key, valueLength: value.count, offset: offset, part: part),
+                                             to: &writer)
+                        count += 1
+                        offset += part.count
+                        if writer.bytes.count >= SnapshotChunk.targetBytes { try await flush(done: false) }
+                    } while offset < value.count
+                }
             }
+            try await flush(done: true)
+        } catch {
+            forgetUnfinishedCopy(replicaID)
+            throw error
         }
-        try await flush(done: true)
+    }
+
+    /// Drops a replica whose copy was cut short (it went away, or took too long). Its entry
+    /// held the log from the snapshot's LSN and counted towards a quorum: a replica that
+    /// restarts mid-copy (a liveness probe killing it during a long copy, say) comes back for
+    /// a new copy, and each such entry left behind was a member that would never acknowledge,
+    /// for 15 minutes and again after every restart of this primary.
+    private func forgetUnfinishedCopy(_ replicaID: String) {
+        let forgotten = state.withLock { s -> Bool in
+            guard s.replicas[replicaID]?.isCopying == true else { return false }
+            s.replicas.removeValue(forKey: replicaID)
+            s.dirty = true
+            return true
+        }
+        if forgotten { commitWaiter.forget(replicaID: replicaID) }
     }
 
     // MARK: Status

@@ -100,6 +100,10 @@ public final class ReplicaFollower: Sendable {
         note(.bootstrapping)
         let engine = database.engine
         try await engine.removeEverythingForReplication()
+        // This replica's id, kept from the start of the copy (the wipe above removed it): one
+        // restarted mid-copy asks again under the same id, not as a new replica the primary
+        // would count besides the one it never heard from again.
+        try await engine.transaction { try $0.catalogPut(Self.replicaIDKey, Array(self.replicaID.utf8)) }
         let loader = SnapshotLoader(engine: engine, replicaID: replicaID)
         try await source.snapshot(replicaID: replicaID) { chunk in try await loader.receive(chunk) }
         guard let lsn = loader.finishedLSN else { throw RedError(.protocolViolation, "the replication snapshot ended without its last chunk") }
