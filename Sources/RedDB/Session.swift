@@ -24,7 +24,7 @@ public final class Session: @unchecked Sendable {
     }
 
     /// Open savepoints of the current transaction, oldest first.
-    var savepoints: [(name: String, point: Transaction.Savepoint, constraintModes: DeferredConstraints.Modes, lockMark: Int)] = []
+    var savepoints: [(name: String, point: Transaction.Savepoint, constraintModes: DeferredConstraints.Modes, lockMark: Int, number: UInt64)] = []
 
     /// The database this session talks to.
     public let database: Database
@@ -174,6 +174,13 @@ public final class Session: @unchecked Sendable {
     /// tells a surface's per-block state (PG-wire's SQL cursors) which block it belongs to.
     public internal(set) var startedBlocks: UInt64 = 0
 
+    /// How many SAVEPOINTs this session has made; each savepoint is numbered by it.
+    public internal(set) var savepointsMade: UInt64 = 0
+    /// The last ROLLBACK TO SAVEPOINT: how many there have been, and the number of the
+    /// savepoint it returned to. A surface closes what it opened in the block after that
+    /// savepoint was made (PG-wire's SQL cursors), as PostgreSQL does.
+    public internal(set) var lastRollbackToSavepoint: (count: UInt64, savepoint: UInt64) = (0, 0)
+
     /// True between BEGIN and COMMIT/ROLLBACK.
     public var inTransaction: Bool {
         if case .idle = state { return false }
@@ -258,7 +265,8 @@ public final class Session: @unchecked Sendable {
             case .idle: throw RedError(.transactionClosed, "SAVEPOINT can only be used in transaction blocks")
             case .failed: throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
             case .active(let tx):
-                savepoints.append((name, try tx.savepoint(), deferredConstraints.modes, locks.transactionLockMark))
+                savepointsMade &+= 1
+                savepoints.append((name, try tx.savepoint(), deferredConstraints.modes, locks.transactionLockMark, savepointsMade))
                 return QueryResult(columns: [], rows: [], statementType: "savepoint", commandTag: "SAVEPOINT", message: "SAVEPOINT \(name)")
             }
         case .releaseSavepoint(let name):
@@ -285,6 +293,7 @@ public final class Session: @unchecked Sendable {
             try tx.rollback(to: savepoints[i].point)
             deferredConstraints.modes = savepoints[i].constraintModes  // as PostgreSQL restores SET CONSTRAINTS
             locks.rollbackTransactionLocks(to: savepoints[i].lockMark)  // and gives back the xact locks taken since
+            lastRollbackToSavepoint = (lastRollbackToSavepoint.count &+ 1, savepoints[i].number)
             savepoints.removeSubrange((i + 1)...)
             state = .active(tx)
             return QueryResult(columns: [], rows: [], statementType: "rollback", commandTag: "ROLLBACK", message: "ROLLBACK TO SAVEPOINT \(name)")

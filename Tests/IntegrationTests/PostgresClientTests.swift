@@ -43,6 +43,26 @@ import Testing
         (error as? PSQLError)?.serverInfo?[.sqlState]
     }
 
+    /// ROLLBACK TO SAVEPOINT closes the SQL cursors declared since the savepoint and keeps the
+    /// others, as PostgreSQL 15 does (checked: the same statements print 1, 3 and 4 there).
+    @Test func aRollbackToSavepointClosesTheCursorsDeclaredSince() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await Self.withConnection(server) { conn in
+            for statement in ["BEGIN", "DECLARE a CURSOR FOR SELECT 1", "SAVEPOINT s", "DECLARE c CURSOR FOR SELECT 2", "ROLLBACK TO s"] {
+                try await Self.run(conn, PostgresQuery(unsafeSQL: statement))
+            }
+            #expect(try await Self.run(conn, "FETCH a") == 1)
+            try await Self.run(conn, "DECLARE c CURSOR FOR SELECT 3")  // the name is free again
+            #expect(try await conn.query("FETCH c", logger: Self.logger).collect().first?.decode(Int.self) == 3)
+            for statement in ["SAVEPOINT t", "DECLARE d CURSOR FOR SELECT 4", "RELEASE t"] {
+                try await Self.run(conn, PostgresQuery(unsafeSQL: statement))
+            }
+            #expect(try await Self.run(conn, "FETCH d") == 1)  // RELEASE keeps it
+            try await Self.run(conn, "COMMIT")
+        }
+    }
+
     @Test func extendedQueriesBindParametersAndDecodeRows() async throws {
         let server = try ServerProcess()
         defer { server.remove() }

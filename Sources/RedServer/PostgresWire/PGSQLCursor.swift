@@ -131,6 +131,9 @@ struct PGSQLCursor {
     var hold: Bool
     /// The block it was declared in (`Session.startedBlocks`), nil once it outlives it (WITH HOLD).
     var block: UInt64?
+    /// The session's `savepointsMade` when declared: a ROLLBACK TO a savepoint made up to then
+    /// closes it.
+    var savepointsMadeWhenDeclared: UInt64 = 0
     /// `Session.committedBlocks` when it was declared: more once its block has committed.
     var commitsWhenDeclared: UInt64
 
@@ -177,6 +180,8 @@ struct PGSQLCursor {
 /// A connection's open cursors, closed as their blocks end.
 struct PGSQLCursors {
     private(set) var open: [String: PGSQLCursor] = [:]
+    /// The session's ROLLBACK TO count last seen (`savepointRolledBack`).
+    private var rollbacksSeen: UInt64 = 0
 
     subscript(name: String) -> PGSQLCursor? {
         get { open[name] }
@@ -184,6 +189,17 @@ struct PGSQLCursors {
     }
 
     mutating func removeAll() { open.removeAll() }
+
+    /// After a ROLLBACK TO (`rollbacks` changed since last seen), closes the cursors of the
+    /// block `startedBlocks` declared after savepoint number `savepoint` was made, as
+    /// PostgreSQL does: their query saw writes the rollback undid, and their names are free.
+    mutating func savepointRolledBack(rollbacks: UInt64, savepoint: UInt64, startedBlocks: UInt64) {
+        guard rollbacks != rollbacksSeen else { return }
+        rollbacksSeen = rollbacks
+        for (name, cursor) in open where cursor.block == startedBlocks && cursor.savepointsMadeWhenDeclared >= savepoint {
+            open[name] = nil
+        }
+    }
 
     /// Closes those whose block has ended, keeping a WITH HOLD cursor whose block committed.
     /// Runs after every statement, before the next block can begin.
@@ -223,6 +239,7 @@ extension PGConnection {
         }
         cursors[declaration.name] = PGSQLCursor(columns: result.columns, rows: result.rows, scroll: declaration.scroll, hold: declaration.hold,
                                                 block: session.inTransaction ? session.startedBlocks : nil,
+                                                savepointsMadeWhenDeclared: session.savepointsMade,
                                                 commitsWhenDeclared: session.committedBlocks)
         return declared
     }
@@ -258,6 +275,8 @@ extension PGConnection {
 
     /// After every statement: cursors of a block that has ended close (or are held).
     func closeCursorsOfEndedBlocks() {
+        let rollback = session.lastRollbackToSavepoint
+        cursors.savepointRolledBack(rollbacks: rollback.count, savepoint: rollback.savepoint, startedBlocks: session.startedBlocks)
         cursors.blockMayHaveEnded(inBlock: session.inTransaction, startedBlocks: session.startedBlocks, committedBlocks: session.committedBlocks)
     }
 
