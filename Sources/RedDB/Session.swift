@@ -24,7 +24,7 @@ public final class Session: @unchecked Sendable {
     }
 
     /// Open savepoints of the current transaction, oldest first.
-    var savepoints: [(name: String, point: Transaction.Savepoint, constraintModes: DeferredConstraints.Modes, lockMark: Int, number: UInt64)] = []
+    var savepoints: [(name: String, point: Transaction.Savepoint, constraints: DeferredConstraints.Saved, lockMark: Int, number: UInt64)] = []
 
     /// The database this session talks to.
     public let database: Database
@@ -266,7 +266,7 @@ public final class Session: @unchecked Sendable {
             case .failed: throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
             case .active(let tx):
                 savepointsMade &+= 1
-                savepoints.append((name, try tx.savepoint(), deferredConstraints.modes, locks.transactionLockMark, savepointsMade))
+                savepoints.append((name, try tx.savepoint(), deferredConstraints.save(), locks.transactionLockMark, savepointsMade))
                 return QueryResult(columns: [], rows: [], statementType: "savepoint", commandTag: "SAVEPOINT", message: "SAVEPOINT \(name)")
             }
         case .releaseSavepoint(let name):
@@ -291,7 +291,7 @@ public final class Session: @unchecked Sendable {
                 throw RedError(.invalidSavepoint, "savepoint \"\(name)\" does not exist")
             }
             try tx.rollback(to: savepoints[i].point)
-            deferredConstraints.modes = savepoints[i].constraintModes  // as PostgreSQL restores SET CONSTRAINTS
+            deferredConstraints.restore(savepoints[i].constraints)  // SET CONSTRAINTS, and the checks as they were
             locks.rollbackTransactionLocks(to: savepoints[i].lockMark)  // and gives back the xact locks taken since
             lastRollbackToSavepoint = (lastRollbackToSavepoint.count &+ 1, savepoints[i].number)
             savepoints.removeSubrange((i + 1)...)

@@ -80,7 +80,7 @@ extension Session {
     struct BlockSavepoint {
         let transaction: Transaction
         let point: Transaction.Savepoint
-        let constraintModes: DeferredConstraints.Modes
+        let constraints: DeferredConstraints.Saved
         let lockMark: Int
         let savepointCount: Int
     }
@@ -89,14 +89,14 @@ extension Session {
         guard case .active(let tx) = state else {
             throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
         }
-        return BlockSavepoint(transaction: tx, point: try tx.savepoint(), constraintModes: deferredConstraints.modes,
+        return BlockSavepoint(transaction: tx, point: try tx.savepoint(), constraints: deferredConstraints.save(),
                               lockMark: locks.transactionLockMark, savepointCount: savepoints.count)
     }
 
     /// Undoes everything since `point` and makes the transaction usable again, as ROLLBACK TO does.
     func rollback(to point: BlockSavepoint) throws {
         try point.transaction.rollback(to: point.point)
-        deferredConstraints.modes = point.constraintModes
+        deferredConstraints.restore(point.constraints)
         locks.rollbackTransactionLocks(to: point.lockMark)
         if savepoints.count > point.savepointCount { savepoints.removeSubrange(point.savepointCount...) }
         state = .active(point.transaction)

@@ -30,6 +30,22 @@ public final class DeferredConstraints: @unchecked Sendable {
 
     public var isEmpty: Bool { childChecks.isEmpty && parentChanges.isEmpty }
 
+    /// The state a savepoint returns to: the modes SET CONSTRAINTS set, and the checks waiting
+    /// (their tables as named then: a rename rolled back must not leave them following it).
+    public struct Saved: Sendable {
+        fileprivate let modes: Modes
+        fileprivate let childChecks: [ForeignKeyEnforcement.ChildCheck]
+        fileprivate let parentChanges: [ForeignKeyEnforcement.ParentChange]
+    }
+
+    public func save() -> Saved { Saved(modes: modes, childChecks: childChecks, parentChanges: parentChanges) }
+
+    public func restore(_ saved: Saved) {
+        modes = saved.modes
+        childChecks = saved.childChecks
+        parentChanges = saved.parentChanges
+    }
+
     /// How many checks wait now; `forgetChecks(queuedAfter:)` drops those queued since.
     public var mark: (children: Int, parents: Int) { (childChecks.count, parentChanges.count) }
 
