@@ -96,6 +96,18 @@ import Testing
         #expect(r.status == 403, "read-only now: \(r.body)")
         r = try await HTTPClientTests.call(server, "POST", "/query", body: "SELECT 1 AS one")
         #expect(r.status == 200, "other routes need no token: \(r.body)")
+        // The router skips empty segments: these reach the same routes, so they need the token too.
+        for path in ["//admin/readonly", "/admin//readonly", "/metrics/", "//metrics", "/%61dmin/readonly"] {
+            r = try await HTTPClientTests.call(server, path == "/metrics/" || path == "//metrics" ? "GET" : "POST", path, body: "{\"enabled\": false}")
+            #expect(r.status == 401 || r.status == 404, "\(path): \(r.status) \(r.body)")
+        }
+        // Admin-only routes outside /admin take the token as an admin, and refuse anyone else.
+        r = try await HTTPClientTests.call(server, "POST", "/ai/credentials", body: "{\"provider\": \"openai\", \"api_base\": \"https://example.invalid\"}")
+        #expect(r.status == 401 || r.status == 403, "\(r.status) \(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/snapshots")
+        #expect(r.status == 401 || r.status == 403, "\(r.status) \(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/snapshots", token: token)
+        #expect(r.status == 200, "\(r.status) \(r.body)")
     }
 
     /// `GET /admin/status` reports what an operator compares across servers; `POST /admin/drain`

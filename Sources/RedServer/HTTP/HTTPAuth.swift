@@ -16,7 +16,12 @@ import RedCore
 /// `/admin/…` and `/metrics` take exactly `Authorization: Bearer <that token>` (compared in
 /// constant time) and nothing else: the token acts as an admin there, with or without users,
 /// and any other credential gets 401. It guards the operator's switches (read-only, restore,
-/// promotion, backups) on a server that has no users.
+/// promotion, backups) on a server that has no users. The routes outside `/admin` that need
+/// an admin (`requireAdminOnceAuthenticated`: exports, backups, AI credentials …) then need it
+/// too, and take it as an admin's credential.
+///
+/// Paths are matched as the router matches them (`routedPath`): it skips empty segments, so
+/// `//admin/shutdown` or `/metrics/` reach the admin routes and must meet the same check.
 struct HTTPAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let auth: AuthStore
     var adminToken: String?
@@ -28,13 +33,15 @@ struct HTTPAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let token = HTTPRoutes.bearerToken(request)
         let identity: AuthIdentity
-        let path = request.uri.path
+        let path = Self.routedPath(request.uri.path)
         if let adminToken, path == "/admin" || path.hasPrefix("/admin/") || path == "/metrics" {
             guard let token, Self.sameSecret(token, adminToken) else {
                 var error = RedError(.invalidPassword, "unauthorized")
                 error.detail = "\(path) needs Authorization: Bearer <RED_ADMIN_TOKEN>"
                 return HTTPRoutes.errorResponse(error, status: .unauthorized)
             }
+            identity = AuthIdentity(username: "admin token", role: .admin, authenticated: true)
+        } else if let adminToken, let token, Self.sameSecret(token, adminToken) {
             identity = AuthIdentity(username: "admin token", role: .admin, authenticated: true)
         } else if Self.publicPaths.contains(path) {
             identity = auth.optionalCaller(token: token) ?? AuthIdentity(username: "anonymous", role: .read, authenticated: false)
@@ -48,6 +55,14 @@ struct HTTPAuthMiddleware<Context: RequestContext>: RouterMiddleware {
             }
         }
         return try await RequestCaller.$identity.withValue(identity) { try await next(request, context) }
+    }
+
+    /// `path` as the router sees it: percent-decoded, empty segments (`//`, a trailing `/`)
+    /// dropped. Hummingbird's router skips them, so a check on the raw path could be passed
+    /// by a request that still reaches the route.
+    static func routedPath(_ path: String) -> String {
+        let decoded = path.removingPercentEncoding ?? path
+        return "/" + decoded.split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
     }
 
     /// Equal strings, compared in time that depends on their lengths only.

@@ -135,7 +135,7 @@ extension HTTPRoutes {
             return .object(members)
         }
         let next = page.events.last?.lsn ?? since
-        return Self.json(.object([("events", .array(events)), ("next_lsn", .integer(Int64(next))), ("ok", .bool(true)),
+        return Self.json(.object([("events", .array(events)), ("next_lsn", .integer(Int64(clamping: next))), ("ok", .bool(true)),
                                   ("truncated", .bool(page.truncated))]))
     }
 

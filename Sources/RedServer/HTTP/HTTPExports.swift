@@ -24,6 +24,7 @@ extension HTTPRoutes {
     }
 
     func requireAdminOnceAuthenticated(_ what: String) throws {
-        if context.auth.authRequired { try Self.caller().requireAdmin(what) }
+        // With an admin token configured, a server without users is guarded too: the token.
+        if context.auth.authRequired || context.configuration.adminToken != nil { try Self.caller().requireAdmin(what) }
     }
 }
