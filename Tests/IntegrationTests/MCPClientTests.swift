@@ -78,6 +78,11 @@ import Testing
         let refused = try await call("INSERT INTO t VALUES (1)", token: ana)
         #expect(refused.isError && refused.text.contains("42501"), "\(refused)")
         #expect(try await call("SELECT count(*) FROM t", token: ana).isError == false)
+        // A message that is both a request and a response is refused; it used to hang for good.
+        r = try await mcp(#"{"jsonrpc":"2.0","id":9,"method":"ping","result":{}}"#, token: root)
+        #expect(r.status == 400 && r.json["error"]?["code"] == .integer(-32600), "\(r.status) \(r.body)")
+        r = try await mcp(#"[{"jsonrpc":"2.0","id":10,"method":"ping","error":{"code":1,"message":"x"}}]"#, token: root)
+        #expect(r.status == 400, "\(r.status) \(r.body)")
         // A browser page of another origin is refused (DNS rebinding), whoever it claims to be.
         r = try await HTTPClientTests.call(server, "POST", "/mcp", body: list, token: root, headers: mcpHeaders + [("Origin", "http://evil.example")])
         #expect(r.status == 403, "\(r.body)")

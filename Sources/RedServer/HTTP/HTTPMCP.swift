@@ -22,6 +22,7 @@ extension HTTPRoutes {
     func mcp(_ request: Request) async throws -> Response {
         var request = request
         let body = try await request.collectBody(upTo: context.configuration.maxHTTPBodyBytes)
+        if let refusal = Self.ambiguousMCPMessage(body) { return refusal }
         var headers: [String: String] = [:]
         for field in request.headers {
             let name = field.name.canonicalName
@@ -41,5 +42,27 @@ extension HTTPRoutes {
         }
         let bytes = reply.bodyData.map { ByteBuffer(bytes: $0) } ?? ByteBuffer()
         return Response(status: .init(code: reply.statusCode), headers: fields, body: ResponseBody(byteBuffer: bytes))
+    }
+
+    /// A 400 JSON-RPC "Invalid Request" for a message that is both a request and a response
+    /// (`method` with `result` or `error`); nil for any other body, which the SDK judges.
+    ///
+    /// Why: the SDK's stateless transport takes such a message for a request and waits for its
+    /// answer, while its server decodes it as a response and answers nothing, so the request
+    /// never returned and held its server, task and connection for good.
+    static func ambiguousMCPMessage(_ body: ByteBuffer) -> Response? {
+        guard body.readableBytes > 0, let json = try? JSONValue.parse(utf8: Array(body.readableBytesView)) else { return nil }
+        let messages: [JSONValue] = if case .array(let batch) = json { batch } else { [json] }
+        let ambiguous = messages.contains { message in
+            message["method"] != nil && (message["result"] != nil || message["error"] != nil)
+        }
+        guard ambiguous else { return nil }
+        let reply = JSONValue.object([
+            ("error", .object([("code", .integer(-32600)), ("message", .string("Invalid Request: a message has either a method or a result/error, not both"))])),
+            ("id", .null), ("jsonrpc", .string("2.0")),
+        ])
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        return Response(status: .badRequest, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: reply.text)))
     }
 }
