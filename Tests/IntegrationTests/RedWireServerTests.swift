@@ -258,6 +258,21 @@ import Glibc
         #expect(failure?.kind == .error && failure?.correlationID == 6)
         // Without the flag QueryBinary answers one columnar Result, as upstream.
         #expect(Self.request(socket, Frame(.queryBinary, correlationID: 7, payload: Array("SELECT 1".utf8)))?.kind == .result)
+
+        // Large values: chunks are cut by their encoded size, so every row arrives (720 rows of
+        // 12 KB blobs, 24 KB as hex, went out as one chunk over the frame limit: an Error frame).
+        let blobs = "SELECT n, decode(repeat('ab', 12000), 'hex') AS b FROM generate_series(1, 720) AS g(n)"
+        socket.send(Frame(.queryBinary, correlationID: 8, flags: .moreFrames, payload: Array(blobs.utf8)).encoded())
+        #expect(Self.readFrame(socket)?.kind == .rowDescription)
+        var rows = 0
+        var last: Frame?
+        while let frame = Self.readFrame(socket) {
+            last = frame
+            guard frame.kind == .result else { break }
+            #expect(frame.payload.count <= Frame.maximumSize)
+            rows += try BinaryValueCodec.decodeStreamRows(frame.payload, width: 2).count
+        }
+        #expect(rows == 720 && last?.kind == .streamEnd, "\(rows) rows, then \(String(describing: last?.kind))")
     }
 
     @Test func malformedInputClosesOnlyThatConnection() throws {

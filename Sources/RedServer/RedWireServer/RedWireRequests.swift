@@ -40,6 +40,9 @@ struct RedWireRequests: Sendable {
         return ByteBuffer(bytes: sent.encoded())
     }
 
+    /// About how many bytes of rows a streamed result's frame carries.
+    static let streamChunkBytes = 1 << 20
+
     /// An Error frame: the message as UTF-8 text (spec §1.8), or with structured errors
     /// `{"code","message","sqlstate"}` so clients can act on a stable code.
     func fail(_ request: Frame, _ error: RedError) async throws {
@@ -252,21 +255,36 @@ struct RedWireRequests: Sendable {
         running.register(request.correlationID) { session.cancelRunningStatement() }
         defer { running.remove(request.correlationID) }
         try await send(.reply(.rowDescription, to: request, payload: BinaryValueCodec.encodeRowDescription(stream.columns.map(\.name))))
-        var chunk: [[Value]] = []
-        var chunkBytes = 0
+        // Rows are encoded as they come and a chunk is cut by its encoded size: an estimate
+        // counted a JSON document, a blob or a vector as 16 bytes, so 1,000 large rows made a
+        // chunk over the frame limit, which went out as an Error frame in the middle of the
+        // stream while later chunks and StreamEnd's total still followed.
+        var body = ByteWriter(capacity: Self.streamChunkBytes + 4096)
+        var rowBytes = ByteWriter(capacity: 256)
+        var rows = 0
         var total: UInt64 = 0
+        let limit = Frame.maximumSize - Frame.headerSize - 4
         func flush() async throws {
-            guard !chunk.isEmpty else { return }
+            guard rows > 0 else { return }
+            var payload = ByteWriter(capacity: body.bytes.count + 4)
+            payload.u32(UInt32(rows))
+            payload.append(body.bytes)
             try await send(Frame(.result, correlationID: request.correlationID, streamID: request.streamID, flags: .moreFrames,
-                                 payload: BinaryValueCodec.encodeStreamRows(chunk)))
-            chunk.removeAll(keepingCapacity: true)
-            chunkBytes = 0
+                                 payload: payload.bytes))
+            body = ByteWriter(capacity: Self.streamChunkBytes + 4096)
+            rows = 0
         }
         while let row = try stream.next() {
-            chunk.append(row)
-            chunkBytes += row.reduce(0) { $0 + BinaryValueCodec.estimatedSize($1) }
+            rowBytes.removeAll()
+            for value in row { BinaryValueCodec.encode(value, into: &rowBytes) }
+            guard rowBytes.bytes.count <= limit else {
+                throw RedError(.limitExceeded, "row \(total + 1) takes \(rowBytes.bytes.count) bytes, more than a RedWire frame holds (\(Frame.maximumSize)): select smaller values")
+            }
+            if body.bytes.count + rowBytes.bytes.count > limit { try await flush() }
+            body.append(rowBytes.bytes)
+            rows += 1
             total += 1
-            if chunk.count >= 1_000 || chunkBytes >= 1 << 20 { try await flush() }
+            if rows >= 1_000 || body.bytes.count >= Self.streamChunkBytes { try await flush() }
         }
         try await flush()
         var end = ByteWriter(capacity: 8)
