@@ -560,6 +560,27 @@ import Glibc
                                        payload: BinaryValueCodec.encodeStreamStart(collection: table, columns: ["id"])))
     }
 
+    /// A rows frame that does not decode ends the stream, as any failure does: the rows after
+    /// it are refused, its commit finds no stream, and the uncommitted batch is rolled back.
+    @Test func aRowsFrameThatDoesNotDecodeEndsTheStream() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let socket = try Self.connect(server)
+        Self.startIDStream(socket, table: "d")
+        let good = { (from: Int64) in
+            Frame(.bulkStreamRows, correlationID: 3, streamID: 1,
+                  payload: BinaryValueCodec.encodeStreamRows((from..<from + 100).map { [Value.integer($0)] })).encoded()
+        }
+        socket.send(good(1))
+        socket.send(Frame(.bulkStreamRows, correlationID: 3, streamID: 1, payload: [1, 0, 0, 0, 0xEE]).encoded())  // a bad value tag
+        socket.send(good(101))
+        socket.send(Frame(.bulkStreamCommit, correlationID: 4, streamID: 1).encoded())
+        let errors = Self.errors(socket, untilReplyTo: 4)
+        #expect(errors.count == 3 && errors.last == "stream commit: no active stream session", "\(errors)")
+        #expect(Self.text(Self.request(socket, Frame(.queryWithParams, correlationID: 5, streamID: 1,
+            payload: ParamValueCodec.encode(.init(sql: "SELECT count(*) AS n FROM d", parameters: []))))).contains(#""n":0"#))
+    }
+
     /// REDDB_BULK_STREAM_FLUSH_ROWS (upstream's knob) sets the flush size: every full flush
     /// before a failing one stays committed, pipelined or not. (Early commits off, so batches
     /// end exactly at the flush size.)

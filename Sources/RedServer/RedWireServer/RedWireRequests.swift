@@ -215,13 +215,22 @@ struct RedWireRequests: Sendable {
                 guard var stream = bulk else {
                     throw RedError(.invalidArgument, "stream rows: no active stream session (send MSG_BULK_STREAM_START first)")
                 }
-                let rows: RowBlock = if let prefetched {
-                    try await prefetched.rows()
-                } else {
-                    try Self.decoding("stream rows") { try BinaryValueCodec.decodeStreamRowBlock(frame.payload, width: stream.columns.count) }
+                // A failure ends the stream (batches committed before stay committed), a frame that
+                // does not decode included: left open, it went on taking rows and its commit
+                // answered BulkOk after this frame's Error. Its open batch is rolled back.
+                bulk = nil
+                do {
+                    let rows: RowBlock = if let prefetched {
+                        try await prefetched.rows()
+                    } else {
+                        try Self.decoding("stream rows") { try BinaryValueCodec.decodeStreamRowBlock(frame.payload, width: stream.columns.count) }
+                    }
+                    try await insert(rows, into: &stream, on: session, for: frame)
+                } catch {
+                    await stream.abandonOpenBatch()
+                    try await stream.settle()  // the earlier batch's failure, if any, happened first
+                    throw error
                 }
-                bulk = nil  // a failure ends the stream; batches committed before stay committed
-                try await insert(rows, into: &stream, on: session, for: frame)
                 bulk = stream
                 // Success has no reply: the client pipelines its rows.
             case .bulkStreamCommit:
