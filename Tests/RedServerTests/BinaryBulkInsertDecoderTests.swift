@@ -116,6 +116,16 @@ import Testing
         #expect(throws: RedError.self) { try empty.nextRows(after: &start, limit: 1_000) }
     }
 
+    /// Field names are capped at a table's column limit while the message is scanned: empty
+    /// names cost 2 bytes each on the wire and a String each in memory.
+    @Test func fieldNamesBeyondATablesColumnsAreRefused() throws {
+        var message = Reddb_V1_BinaryBulkInsertRequest.with { $0.collection = "t"; $0.fieldNames = Array(repeating: "", count: 1_600) }
+        #expect(try BinaryBulkInsertScan(try message.serializedBytes()).fieldNames.count == 1_600)
+        message.fieldNames.append("")
+        let error = #expect(throws: RedError.self) { try BinaryBulkInsertScan(try message.serializedBytes()) }
+        #expect(error?.code == .limitExceeded)
+    }
+
     @Test func damagedMessagesFailExactlyWhenSwiftProtobufFails() throws {
         var rng = SplitMix64(seed: 2)
         var failures = 0

@@ -44,6 +44,9 @@ struct BinaryBulkInsertScan {
         fileprivate(set) var rows = 0
     }
 
+    /// The most field names a message may carry (a table's column limit).
+    static let maxFieldNames = 1_600
+
     init(_ bytes: [UInt8]) throws {
         self.bytes = bytes
         try bytes.withUnsafeBytes { buffer in
@@ -51,7 +54,13 @@ struct BinaryBulkInsertScan {
             while let (field, wire) = try reader.nextField() {
                 switch (field, wire) {
                 case (1, .lengthDelimited): collection = try reader.string()
-                case (2, .lengthDelimited): fieldNames.append(try reader.string())
+                case (2, .lengthDelimited):
+                    // A table has at most 1,600 columns: more names could only be a request sized
+                    // to make the server allocate (134 M empty names fit 256 MiB, about 2 GiB).
+                    guard fieldNames.count < Self.maxFieldNames else {
+                        throw RedError(.limitExceeded, "bulk insert: more than \(Self.maxFieldNames) field names")
+                    }
+                    fieldNames.append(try reader.string())
                 case (3, .lengthDelimited):
                     _ = try reader.lengthDelimitedRange()
                     rowCount += 1

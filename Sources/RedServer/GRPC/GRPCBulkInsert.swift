@@ -18,7 +18,7 @@ extension GRPCService {
     static let bulkBatchesAhead = 4
 
     func bulkInsertBinary(raw request: ServerRequest<RawBinaryBulkInsert>) async -> ServerResponse<Reddb_V1_BulkInsertReply> {
-        await unary(request, rpc: "bulk_insert_binary") { raw, _ in
+        await unary(request, .writer, rpc: "bulk_insert_binary") { raw, _ in
             let message = try BinaryBulkInsertScan(raw.bytes)
             let name = try Self.required(message.collection, "collection")
             let columns = message.fieldNames
