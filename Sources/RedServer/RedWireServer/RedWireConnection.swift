@@ -318,10 +318,15 @@ final class ConnectionActivity: Sendable {
 
     init(id: Int32, context: ServerContext) { self.id = id; self.context = context }
 
-    /// False when the server is shutting down: the request must not start.
+    /// False when the server is shutting down: the request must not start (and needs no
+    /// `end`). Refused, it takes its count back: left counted, the connection stayed busy and
+    /// every later request, not being the first, started during the shutdown.
     func begin() -> Bool {
         let first = running.withLock { count in count += 1; return count == 1 }
-        return first ? context.connections.startRequest(id) : true
+        guard first else { return true }
+        if context.connections.startRequest(id) { return true }
+        end()
+        return false
     }
 
     func end() {
