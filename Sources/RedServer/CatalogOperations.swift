@@ -91,7 +91,14 @@ extension CollectionOperations {
     /// rows; with `structure`, the B+tree too (commits wait while it reads every page, so a
     /// `read` user, who cannot hold commits up otherwise, may not ask for it).
     func catalogConsistency(structure: Bool = false) async throws -> JSONValue {
-        if structure, case .readOnly(let principal) = callerAccess {
+        // A `read` user on a replica is `standby` with its principal: held commits there are the
+        // primary's log being applied, which the check would stall just the same.
+        let readOnlyPrincipal: String? = switch callerAccess {
+        case .readOnly(let principal): principal
+        case .standby(_, let principal): principal
+        default: nil
+        }
+        if structure, let principal = readOnlyPrincipal {
             throw RedError(.insufficientPrivilege, "permission denied: \(principal) may only read; structure=true holds every commit while it reads the B+tree, so it needs the write role")
         }
         let database = self.database
