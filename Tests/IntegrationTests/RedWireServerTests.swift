@@ -560,6 +560,24 @@ import Glibc
                                        payload: BinaryValueCodec.encodeStreamStart(collection: table, columns: ["id"])))
     }
 
+    /// Small requests queued behind a slow one on the same stream are all answered: the reader
+    /// pauses before the stream's queue is full, instead of dropping the overflow with an Error.
+    @Test func smallRequestsQueuedBehindASlowOneAreAllAnswered() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let socket = try Self.connect(server)
+        var bytes = Frame(.query, correlationID: 1, streamID: 1, payload: Array("SELECT pg_sleep(0.5)".utf8)).encoded()
+        let count = 1_200  // more than a stream's queue holds (1,024)
+        for id in 2...UInt64(count + 1) { bytes += Frame(.query, correlationID: id, streamID: 1, payload: Array("SELECT 1".utf8)).encoded() }
+        socket.send(bytes)
+        var replies = 0, errors: [String] = []
+        while replies < count + 1, let frame = Self.readFrame(socket) {
+            replies += 1
+            if frame.kind == .error { errors.append(Self.text(frame)) }
+        }
+        #expect(replies == count + 1 && errors.isEmpty, "\(replies) replies, \(errors.count) errors: \(errors.first ?? "")")
+    }
+
     /// A rows frame that does not decode ends the stream, as any failure does: the rows after
     /// it are refused, its commit finds no stream, and the uncommitted batch is rolled back.
     @Test func aRowsFrameThatDoesNotDecodeEndsTheStream() throws {

@@ -52,6 +52,13 @@ final class RedWireConnection {
     /// Payload bytes of unanswered requests one connection may hold before its reader pauses.
     static let maxPendingBytes = 64 << 20
 
+    /// What a frame counts against `maxPendingBytes`: its payload, and at least a
+    /// `maxPendingFrames`th of the limit. Why: frames of under 64 KiB could fill a stream's
+    /// queue (`maxPendingFrames`) before the byte limit paused the reader, and the next one was
+    /// dropped with an Error while later ones were taken (a bulk stream then committed around
+    /// the hole). Counted so, the reader pauses first and no frame is dropped.
+    static func pendingCharge(_ frame: Frame) -> Int { max(frame.payload.count, maxPendingBytes / maxPendingFrames) }
+
     init(context: ServerContext, inbound: Inbound, outbound: Outbound, id: Int32, loop: any EventLoop, lane: RedWireFastLane) {
         self.loop = loop
         self.lane = lane
@@ -165,7 +172,7 @@ final class RedWireConnection {
                 // A short read-only statement, with nothing of its stream still waiting to be answered,
                 // is answered right here on the event loop; anything else goes to the stream's task.
                 if !declinedOnLoop, entry.backlog.isEmpty, try await requests.answerWithoutWaiting(frame, session: entry.session) { continue }
-                await pending.acquire(frame.payload.count)
+                await pending.acquire(Self.pendingCharge(frame))
                 let queue: AsyncStream<InboundRequest>.Continuation
                 if let existing = entry.queue {
                     queue = existing
@@ -183,7 +190,7 @@ final class RedWireConnection {
                 if case .dropped = queue.yield(request) {
                     entry.backlog.remove()
                     request.decodedRows?.done()
-                    pending.release(frame.payload.count)
+                    pending.release(Self.pendingCharge(frame))
                     try await requests.fail(frame, RedError(.limitExceeded, "redwire: more than \(Self.maxPendingFrames) requests waiting on stream \(frame.streamID)"))
                 }
             }
@@ -205,7 +212,7 @@ final class RedWireConnection {
         do {
             for await request in stream {
                 defer {
-                    pending.release(request.frame.payload.count)
+                    pending.release(Self.pendingCharge(request.frame))
                     request.decodedRows?.done()
                     backlog.removeAfterReply()  // last, and after the reply's write (see StreamBacklog)
                 }
