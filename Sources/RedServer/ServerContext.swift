@@ -38,6 +38,9 @@ public final class ServerContext: Sendable {
     let standbyReason: String?
     /// The operator's read-only switch (`--read-only`, `POST /admin/readonly`).
     public let readOnly: ReadOnlyMode
+    /// Set while `POST /admin/restore` runs: a second one (a client retrying after a timeout)
+    /// would delete and rebuild the same scratch database under the first.
+    let adminRestoreRunning = Atomic<Bool>(false)
     /// Starts the graceful shutdown SIGTERM starts (`POST /admin/shutdown`); set by `Server.run`.
     let shutdownTrigger = Mutex<(@Sendable () async -> Void)?>(nil)
 

@@ -140,6 +140,10 @@ extension HTTPRoutes {
             return Self.errorResponse(RedError(.invalidOperation,
                 "POST /admin/restore requires the server to be read-only, so no write races the restore: POST /admin/readonly first"), status: .conflict)
         }
+        guard context.adminRestoreRunning.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+            return Self.errorResponse(RedError(.invalidOperation, "a restore is already running on this server; wait for its answer"), status: .conflict)
+        }
+        defer { context.adminRestoreRunning.store(false, ordering: .releasing) }
         let engine = context.database.engine
         let destination = engine.path + ".admin-restore"
         let files = FileManager.default
