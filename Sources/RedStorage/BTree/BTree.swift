@@ -244,6 +244,9 @@ public final class BTree: @unchecked Sendable {
         var path: [(BTreeNode, Int)] = []
         var bounds = LeafBounds()
         var leafWritten = false
+        // A key that fails (a size limit, an overflow chain's write) must not leave the changes
+        // made before it in a leaf not marked dirty: once unpinned, the cache could drop them.
+        defer { markDirty(leaf, &leafWritten) }
         // (`markDirty(_:_:)` is a method, not a nested function capturing `leaf` in a box.)
         // Keys and values are read in place (no copy of an entry, no reference counting per
         // key) unless the key lands in a new leaf, replaces a value or needs an overflow chain.
