@@ -90,13 +90,7 @@ public struct GRPCReplicationSource: ReplicationSource {
     /// Connects, logs in if the address carries a user, runs `body`, and disconnects.
     public static func withConnection<R: Sendable>(to address: Address, _ body: (GRPCReplicationSource) async throws -> R) async throws -> R {
         let transport = try HTTP2ClientTransport.Posix(target: .dns(host: address.host, port: address.port), transportSecurity: address.security,
-                                                       config: .defaults { config in
-            if let name = address.serverName { config.http2.authority = name }
-            // A primary that vanishes without a reset (its host died, a network path dropped)
-            // is noticed within 40 s: a snapshot stream has no deadline, and without pings its
-            // read waited forever, the replica never serving.
-            config.connection.keepalive = .init(time: .seconds(30), timeout: .seconds(10), allowWithoutCalls: false)
-        })
+                                                       config: .defaults { if let name = address.serverName { $0.http2.authority = name } })
         return try await withGRPCClient(transport: transport) { client in
             let stub = Reddb_V1_RedDb.Client(wrapping: client)
             var metadata = Metadata()
