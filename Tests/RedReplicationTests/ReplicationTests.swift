@@ -421,6 +421,31 @@ import Testing
         try await primaryDB.close()
     }
 
+    /// A copy that fails late (its replica vanished without a reset, then started a new copy
+    /// under the same id) does not remove the newer copy's entry.
+    @Test func aLateFailingCopyLeavesTheNewerOne() async throws {
+        let dir = try Directory()
+        let primaryDB = try await Database.open(path: dir.path + "/primary.rdb", options: Self.options())
+        let primary = try ReplicationPrimary(database: primaryDB)
+        try await Self.writeEverything(primaryDB.session(), from: 0)
+        let (started, startedGo) = AsyncStream.makeStream(of: Void.self)
+        let (release, releaseGo) = AsyncStream.makeStream(of: Void.self)
+        let old = Task {
+            try await primary.snapshot(replicaID: "r") { _ in
+                startedGo.yield()
+                for await _ in release { break }
+                throw RedError(.ioError, "connection reset")
+            }
+        }
+        for await _ in started { break }
+        _ = try await primaryDB.session().execute("INSERT INTO t VALUES (9999, 'between the copies')")
+        try await primary.snapshot(replicaID: "r") { _ in }  // the newer copy
+        releaseGo.yield()
+        _ = await old.result
+        #expect(primary.replicaInfos.map(\.id) == ["r"])
+        try await primaryDB.close()
+    }
+
     /// A primary whose snapshot stream breaks after its first chunk.
     struct CutShortSource: ReplicationSource {
         let inner: ReplicationPrimary

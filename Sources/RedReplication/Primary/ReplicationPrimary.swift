@@ -222,7 +222,7 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
             }
             try await flush(done: true)
         } catch {
-            forgetUnfinishedCopy(replicaID)
+            forgetUnfinishedCopy(replicaID, startedAt: time, lsn: lsn)
             throw error
         }
     }
@@ -232,9 +232,13 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
     /// restarts mid-copy (a liveness probe killing it during a long copy, say) comes back for
     /// a new copy, and each such entry left behind was a member that would never acknowledge,
     /// for 15 minutes and again after every restart of this primary.
-    private func forgetUnfinishedCopy(_ replicaID: String) {
+    ///
+    /// Only this copy's entry (`startedAt`, `lsn`): a stream that fails late (its peer vanished
+    /// without a reset) must not remove the entry of a newer copy the same replica started.
+    private func forgetUnfinishedCopy(_ replicaID: String, startedAt: Int64, lsn: UInt64) {
         let forgotten = state.withLock { s -> Bool in
-            guard s.replicas[replicaID]?.isCopying == true else { return false }
+            guard let info = s.replicas[replicaID], info.isCopying, info.connectedAtUnixMilliseconds == startedAt,
+                  info.neededLSN == lsn else { return false }
             s.replicas.removeValue(forKey: replicaID)
             s.dirty = true
             return true
