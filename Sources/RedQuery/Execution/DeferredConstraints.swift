@@ -10,8 +10,9 @@ import RedEngine
 /// and RESTRICT act at the end of the statement whatever the mode, as in PostgreSQL.
 ///
 /// The checks read the rows as they are when they run, so a row changed or deleted since
-/// is checked as it now is, and a savepoint rollback keeps them; it restores the modes
-/// (`Modes`), which the session saves with each savepoint. (A statement run again from its
+/// is checked as it now is. A savepoint rollback restores the modes and the queued checks
+/// as they were (`Saved`, which the session keeps with each savepoint): a rename rolled back
+/// must not leave the checks under the new name. (A statement run again from its
 /// start after an attempt gave up drops what that attempt queued: `forgetChecks`.)
 public final class DeferredConstraints: @unchecked Sendable {
     /// What SET CONSTRAINTS said in this transaction.

@@ -16,7 +16,8 @@ import Synchronization
 /// - A session-wide SET (or RESET) inside a transaction block stays only if the block
 ///   commits: the values before the block's first change are kept, and put back when it ends
 ///   without a commit (ROLLBACK, a failed block, an implicit transaction that failed). The
-///   session's count of committed blocks tells the two apart. (ROLLBACK TO SAVEPOINT keeps
+///   session's count of committed blocks tells the two apart. A statement that fails outside
+///   a block undoes its session-wide changes too (`statementFailed`). (ROLLBACK TO SAVEPOINT keeps
 ///   them, where PostgreSQL would undo the changes made after the savepoint.)
 ///
 /// Changes to reported parameters are queued and sent as ParameterStatus by the connection
