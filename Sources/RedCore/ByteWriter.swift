@@ -40,6 +40,8 @@ public struct ByteWriter: ByteSink, Sendable {
     public mutating func append(_ raw: ArraySlice<UInt8>) { bytes.append(contentsOf: raw) }
     /// Empties the writer, keeping its buffer for the next use.
     public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
+    /// Drops the last `n` bytes written.
+    public mutating func removeLast(_ n: Int) { bytes.removeLast(n) }
 
     /// varint length followed by the bytes.
     public mutating func lengthPrefixed(_ raw: [UInt8]) {

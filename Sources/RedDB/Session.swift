@@ -32,7 +32,7 @@ public final class Session: @unchecked Sendable {
     /// active block whose streamed query failed while its rows were read reads as failed.
     var state: State {
         get {
-            if case .active(let tx) = storedState, failedStreamTransaction.withLock({ $0 }) == ObjectIdentifier(tx) {
+            if case .active(let tx) = storedState, failedStreamTransaction.load(ordering: .acquiring) == Self.marker(tx) {
                 return .failed(tx)
             }
             return storedState
@@ -40,7 +40,7 @@ public final class Session: @unchecked Sendable {
         set {
             storedState = newValue
             if case .failed = newValue { return }
-            failedStreamTransaction.withLock { $0 = nil }  // a new block (or none): that failure is over
+            failedStreamTransaction.store(0, ordering: .releasing)  // a new block (or none): that failure is over
         }
     }
     private var storedState = State.idle
@@ -49,7 +49,9 @@ public final class Session: @unchecked Sendable {
     /// the stream cannot set `state`; it notes its transaction here instead, and from then on
     /// the block is failed, as PostgreSQL aborts a block on any error: what the query's
     /// functions wrote before the error must not commit.
-    private let failedStreamTransaction = Mutex<ObjectIdentifier?>(nil)
+    /// (An atomic, not a lock: `state` is read several times per statement.) 0: none.
+    private let failedStreamTransaction = Atomic<UInt>(0)
+    private static func marker(_ tx: Transaction) -> UInt { UInt(bitPattern: ObjectIdentifier(tx)) }
     /// Set by BEGIN … READ ONLY for the transaction it opens.
     var readOnlyTransaction = false
     /// The isolation level of a block opened without one, read at BEGIN (PG-wire reads the
@@ -612,7 +614,7 @@ public final class Session: @unchecked Sendable {
                 let next = rows(opened.next)
                 return RowStream(columns: opened.columns, next: { [self] in
                     do { return try next() } catch {
-                        failedStreamTransaction.withLock { $0 = ObjectIdentifier(tx) }
+                        failedStreamTransaction.store(Self.marker(tx), ordering: .releasing)
                         throw error
                     }
                 }, finish: { [self] in

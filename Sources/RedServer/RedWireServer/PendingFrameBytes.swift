@@ -1,7 +1,8 @@
 import Synchronization
 
-/// The payload bytes one RedWire connection holds for requests it has read but not yet
-/// answered: queued behind their stream's running request, or being handled.
+/// The bytes one RedWire connection holds for requests it has read but not yet answered
+/// (queued behind their stream's running request, or being handled), each request counted
+/// as `RedWireConnection.pendingCharge` says: its payload, and at least 64 KiB.
 ///
 /// Why: per-stream frame counts alone allow 1,024 streams × 1,024 frames × 16 MiB of queued
 /// payloads. Over `limitBytes` the connection's reader stops reading (`acquire` waits) until

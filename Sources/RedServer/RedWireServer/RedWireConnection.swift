@@ -49,7 +49,8 @@ final class RedWireConnection {
 
     static let maxStreams = 1_024
     static let maxPendingFrames = 1_024
-    /// Payload bytes of unanswered requests one connection may hold before its reader pauses.
+    /// Bytes of unanswered requests (`pendingCharge` each) one connection may hold before its
+    /// reader pauses: so also at most `maxPendingFrames` requests across all its streams.
     static let maxPendingBytes = 64 << 20
 
     /// What a frame counts against `maxPendingBytes`: its payload, and at least a

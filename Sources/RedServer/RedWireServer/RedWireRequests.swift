@@ -268,32 +268,39 @@ struct RedWireRequests: Sendable {
         // counted a JSON document, a blob or a vector as 16 bytes, so 1,000 large rows made a
         // chunk over the frame limit, which went out as an Error frame in the middle of the
         // stream while later chunks and StreamEnd's total still followed.
-        var body = ByteWriter(capacity: Self.streamChunkBytes + 4096)
-        var rowBytes = ByteWriter(capacity: 256)
+        // The rows' values go straight into `body` (reused from chunk to chunk); the row count
+        // goes in front at the flush. A row that would take the chunk past a frame moves on to
+        // the next chunk.
+        let limit = Frame.maximumSize - Frame.headerSize - 4
+        var body = ByteWriter(capacity: 4096)
         var rows = 0
         var total: UInt64 = 0
-        let limit = Frame.maximumSize - Frame.headerSize - 4
         func flush() async throws {
             guard rows > 0 else { return }
-            var payload = ByteWriter(capacity: body.bytes.count + 4)
+            var payload = ByteWriter(capacity: body.count + 4)
             payload.u32(UInt32(rows))
             payload.append(body.bytes)
             try await send(Frame(.result, correlationID: request.correlationID, streamID: request.streamID, flags: .moreFrames,
                                  payload: payload.bytes))
-            body = ByteWriter(capacity: Self.streamChunkBytes + 4096)
+            body.removeAll()
             rows = 0
         }
         while let row = try stream.next() {
-            rowBytes.removeAll()
-            for value in row { BinaryValueCodec.encode(value, into: &rowBytes) }
-            guard rowBytes.bytes.count <= limit else {
-                throw RedError(.limitExceeded, "row \(total + 1) takes \(rowBytes.bytes.count) bytes, more than a RedWire frame holds (\(Frame.maximumSize)): select smaller values")
-            }
-            if body.bytes.count + rowBytes.bytes.count > limit { try await flush() }
-            body.append(rowBytes.bytes)
-            rows += 1
+            let start = body.count
+            for value in row { BinaryValueCodec.encode(value, into: &body) }
             total += 1
-            if rows >= 1_000 || body.bytes.count >= Self.streamChunkBytes { try await flush() }
+            if body.count > limit {
+                let rowBytes = body.count - start
+                guard rowBytes <= limit else {
+                    throw RedError(.limitExceeded, "row \(total) takes \(rowBytes) bytes, more than a RedWire frame holds (\(Frame.maximumSize)): select smaller values")
+                }
+                let carried = Array(body.bytes[start...])
+                body.removeLast(rowBytes)
+                try await flush()
+                body.append(carried)
+            }
+            rows += 1
+            if rows >= 1_000 || body.count >= Self.streamChunkBytes { try await flush() }
         }
         try await flush()
         var end = ByteWriter(capacity: 8)
